@@ -219,7 +219,7 @@ func (d *decoder) pairs(n *yaml.Node, path string) []pair {
 		}
 		if k.Kind == yaml.ScalarNode {
 			if prev, dup := seen[k.Value]; dup {
-				d.errorf(k, mapPath(path, k.Value), "key %q is given twice (first at line %d)", k.Value, prev.Line)
+				d.errorf(k, mapPath(path, k.Value), "key %q is given twice (first at line %d, column %d)", k.Value, prev.Line, prev.Column)
 				continue
 			}
 			seen[k.Value] = k

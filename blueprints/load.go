@@ -165,6 +165,9 @@ func decodeBytes(file string, data []byte, opts LoadOptions) (env *Environment, 
 	}
 
 	root, err := parseOneDocument(data)
+	if errors.Is(err, errNoContent) {
+		return nil, fileErr(0, 0, "has no content (only comments or blank lines); a blueprint starts with apiVersion: %s and kind: %s", APIVersion, KindEnvironment)
+	}
 	if err != nil {
 		line, msg := yamlErrorLine(err)
 		return nil, fileErr(line, 0, "%s", msg)
@@ -204,6 +207,9 @@ func decodeBytes(file string, data []byte, opts LoadOptions) (env *Environment, 
 	return env, d.errs
 }
 
+// errNoContent is returned for YAML text with no document in it.
+var errNoContent = errors.New("no YAML content")
+
 // parseOneDocument parses YAML text that must hold exactly one document,
 // and returns its root node. yaml errors (and, defensively, panics) become
 // errors.
@@ -228,14 +234,14 @@ func parseOneDocument(data []byte) (root *yaml.Node, err error) {
 	}
 	switch {
 	case len(docs) == 0:
-		return nil, errors.New("holds no YAML document")
+		return nil, errNoContent
 	case len(docs) > 1:
 		return nil, fmt.Errorf("yaml: line %d: holds %d YAML documents; a blueprint is one document (remove the extra ---)", docs[1].Line, len(docs))
 	}
 	doc := docs[0]
 	if doc.Kind == yaml.DocumentNode {
 		if len(doc.Content) == 0 {
-			return nil, errors.New("holds an empty YAML document")
+			return nil, errNoContent
 		}
 		return doc.Content[0], nil
 	}

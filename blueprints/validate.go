@@ -243,7 +243,7 @@ func (v *validator) tags() {
 	tags := v.env.Spec.Tags
 	for _, k := range []string{"owner", "cost-center"} {
 		if tags[k] == "" {
-			v.errorf("spec.tags", "tag %q is required (policy tagging.required); required tags: owner, cost-center", k)
+			v.errorf(mapPath("spec.tags", k), "tag %q is required (policy tagging.required); required tags: owner, cost-center", k)
 		}
 	}
 	v.oneOf("spec.tags.environment", tags["environment"], false, ClassDev, ClassStaging, ClassProd)

@@ -7,13 +7,10 @@ import (
 	"fmt"
 	"maps"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"reflect"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -24,63 +21,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/plinth-dev/plinth/blueprints/catalog"
+	"github.com/plinth-dev/plinth/test/moto"
 )
-
-// startMoto runs moto_server on a free loopback port for the test and
-// returns its endpoint URL. It skips the test, saying why, when moto_server
-// is not on PATH.
-func startMoto(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		t.Skipf("skipping: moto_server is not on PATH (%v); install it with `pip install 'moto[server]'` to run the EC2 tests", err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("find a free port: %v", err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-
-	var out bytes.Buffer
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // the shim may start children
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start moto_server: %v", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-exited
-		}
-	})
-
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	start := time.Now()
-	for {
-		select {
-		case err := <-exited:
-			t.Fatalf("moto_server exited early: %v\n%s", err, out.String())
-		default:
-		}
-		resp, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			t.Logf("moto_server ready at %s after %s", url, time.Since(start).Round(time.Millisecond))
-			return url
-		}
-		if time.Since(start) > 30*time.Second {
-			t.Fatalf("moto_server did not answer on %s within 30s: %v\n%s", url, err, out.String())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
 
 // motoConfig is an SDK configuration pointing every client at moto.
 func motoConfig(endpoint string) aws.Config {
@@ -139,7 +81,7 @@ func motoOfferings(ctx context.Context, t *testing.T, cfg aws.Config, region str
 }
 
 func TestRefreshAgainstMoto(t *testing.T) {
-	endpoint := startMoto(t)
+	endpoint := moto.Start(t)
 	cfg := motoConfig(endpoint)
 	base := baseCatalog(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
