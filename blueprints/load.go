@@ -240,7 +240,7 @@ func parseOneDocument(data []byte) (root *yaml.Node, err error) {
 	}
 	doc := docs[0]
 	if doc.Kind == yaml.DocumentNode {
-		if len(doc.Content) == 0 {
+		if len(doc.Content) == 0 || isNull(doc.Content[0]) {
 			return nil, errNoContent
 		}
 		return doc.Content[0], nil

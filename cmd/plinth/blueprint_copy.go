@@ -117,6 +117,12 @@ func runBlueprintCopy(opts *copyOptions) error {
 			Message: fmt.Sprintf("provider is %q; only provider aws blueprints have a region to copy to", env.Spec.Provider),
 		}, "nothing to copy")
 	}
+	if n := env.Spec.Network; n != nil && n.Existing != nil {
+		return refuse(opts, res, &blueprints.FieldError{
+			Position: env.Position("spec.network.existing"), Path: "spec.network.existing",
+			Message: "the blueprint sits on an existing network, which belongs to its own region; copy the blueprint and name the target region's network in it",
+		}, "its network cannot move")
+	}
 	overrides := map[string]any{}
 	if n := env.Spec.Network; n != nil && n.AvailabilityZones != nil && len(n.AvailabilityZones.Names) > 0 {
 		// AZ names belong to one region: ask for the same number instead.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/plinth-dev/plinth/blueprints/catalog"
 	"github.com/plinth-dev/plinth/blueprints/catalog/refresh"
@@ -70,7 +71,11 @@ func newCmdCatalogShow(ios *IOStreams, g *globalOptions) *cobra.Command {
 				return tw.Flush()
 			}
 			if g.json() {
-				return writeJSON(ios.Out, cat)
+				doc, err := catalogJSON(cat)
+				if err != nil {
+					return err
+				}
+				return writeJSON(ios.Out, doc)
 			}
 			fmt.Fprintf(ios.Out, "region catalogue, updated %s\nsource: %s\n\n", cat.Updated, cat.Source)
 			tw := tabwriter.NewWriter(ios.Out, 0, 4, 2, ' ', 0)
@@ -84,6 +89,22 @@ func newCmdCatalogShow(ios *IOStreams, g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&catalogPath, "catalog", "", "region catalogue file to use instead of the embedded one")
 	return cmd
+}
+
+// catalogJSON returns the catalogue with the keys of the catalogue file
+// (source, updated, gpuInstanceTypes, regions, availabilityZones, ...).
+// catalog.Catalog has yaml tags only, so encoding it as JSON directly would
+// use the Go field names (Source, GPUModel, ...).
+func catalogJSON(cat *catalog.Catalog) (map[string]any, error) {
+	data, err := yaml.Marshal(cat)
+	if err != nil {
+		return nil, fmt.Errorf("encode catalogue: %w", err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("encode catalogue: %w", err)
+	}
+	return doc, nil
 }
 
 // refreshOptions are the inputs of `plinth catalog refresh`.
@@ -136,6 +157,9 @@ func runCatalogRefresh(ctx context.Context, opts *refreshOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
 	defer stop()
+	if _, err := os.Stat(opts.Out); err == nil && !opts.Force {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%s already exists; use --force to overwrite it", opts.Out)}
+	}
 	base, err := loadCatalog(opts.CatalogPath)
 	if err != nil {
 		return &exitError{code: exitFailure, err: err}
