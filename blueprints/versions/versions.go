@@ -29,7 +29,29 @@ type Pins struct {
 		// Default is used when a blueprint does not set tracking.version.
 		Default string `yaml:"default" json:"default"`
 	} `yaml:"mlflow" json:"mlflow"`
+	// EKS holds the node AMI types and core add-on versions.
+	EKS struct {
+		// AMITypes are the managed node group AMI types.
+		AMITypes struct {
+			// System is the AMI type of the CPU system pool.
+			System string `yaml:"system" json:"system"`
+			// GPU is the AMI type of x86_64 GPU pools.
+			GPU string `yaml:"gpu" json:"gpu"`
+			// GPUArm is the AMI type of arm64 GPU pools.
+			GPUArm string `yaml:"gpuArm" json:"gpuArm"`
+		} `yaml:"amiTypes" json:"amiTypes"`
+		// Addons maps a Kubernetes version to add-on name → version.
+		Addons map[string]map[string]string `yaml:"addons" json:"addons"`
+	} `yaml:"eks" json:"eks"`
+	// Postgres is the tracking database engine pin.
+	Postgres struct {
+		// EngineVersion is the RDS PostgreSQL engine version.
+		EngineVersion string `yaml:"engineVersion" json:"engineVersion"`
+	} `yaml:"postgres" json:"postgres"`
 }
+
+// CoreAddons are the EKS add-ons every cluster gets, in install order.
+var CoreAddons = []string{"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
 
 var pins = mustParse(data)
 
@@ -58,6 +80,19 @@ func parse(b []byte) (Pins, error) {
 	}
 	if p.MLflow.Default == "" {
 		return Pins{}, fmt.Errorf("versions.yaml: mlflow.default is empty")
+	}
+	for _, k := range p.Kubernetes.Supported {
+		for _, addon := range CoreAddons {
+			if p.EKS.Addons[k][addon] == "" {
+				return Pins{}, fmt.Errorf("versions.yaml: eks.addons[%q] has no version for %s", k, addon)
+			}
+		}
+	}
+	if p.EKS.AMITypes.System == "" || p.EKS.AMITypes.GPU == "" || p.EKS.AMITypes.GPUArm == "" {
+		return Pins{}, fmt.Errorf("versions.yaml: eks.amiTypes needs system, gpu and gpuArm")
+	}
+	if p.Postgres.EngineVersion == "" {
+		return Pins{}, fmt.Errorf("versions.yaml: postgres.engineVersion is empty")
 	}
 	return p, nil
 }
