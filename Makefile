@@ -21,10 +21,13 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PLINTH) ./cmd/plinth
 
-## demo: validate the shipped blueprints and copy one to two regions (one refused), offline
+## demo: validate the shipped blueprints, plan one offline, copy it to two regions (one refused)
 demo: build
 	@echo "== plinth validate: the three shipped blueprints"
 	$(PLINTH) validate local gpu-training production
+	@echo
+	@echo "== plinth plan: every resource gpu-training would create, offline (Pulumi mocks)"
+	$(PLINTH) plan blueprints/gpu-training.yaml
 	@echo
 	@echo "== plinth blueprint copy: gpu-training to eu-west-1 (fits) and af-south-1 (refused: no p4d there)"
 	@tmp=$$(mktemp -d) && \

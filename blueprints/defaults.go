@@ -10,6 +10,7 @@ import (
 const (
 	DefaultCIDR                  = "10.0.0.0/16"
 	DefaultSystemInstanceType    = "m6i.large"
+	DefaultSystemDiskSizeGiB     = 50
 	DefaultGPUDiskSizeGiB        = 200
 	DefaultTimeSlicingReplicas   = 4
 	DefaultExpireNoncurrentDays  = 30

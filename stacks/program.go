@@ -31,48 +31,80 @@ const (
 	ConfigAWSRegion = "aws:region"
 )
 
-// LoadBlueprint reads the stack's blueprint as the stack config says:
-// the file, the region and the overrides, then defaults and validation.
-func LoadBlueprint(ctx *pulumi.Context) (*blueprints.Environment, error) {
+// BlueprintConfig is what a stack config says about its blueprint.
+type BlueprintConfig struct {
+	// Stack is the stack name (for error positions).
+	Stack string
+	// RootDirectory is the project root; a relative Blueprint is read from there.
+	RootDirectory string
+	// Blueprint is the value of plinth:blueprint: a file or a shipped blueprint.
+	Blueprint string
+	// Region is the value of aws:region ("" when unset).
+	Region string
+	// Overrides is the value of plinth:overrides.
+	Overrides map[string]any
+}
+
+// ConfigFromContext reads the blueprint settings of the running stack.
+func ConfigFromContext(ctx *pulumi.Context) (BlueprintConfig, error) {
+	c := BlueprintConfig{Stack: ctx.Stack(), RootDirectory: ctx.RootDirectory()}
 	ref, err := config.Try(ctx, ConfigBlueprint)
 	if err != nil {
-		return nil, fmt.Errorf("stack %s: config %s is not set; set it to a blueprint file, e.g. `pulumi config set %s blueprints/gpu-training.yaml`", ctx.Stack(), ConfigBlueprint, ConfigBlueprint)
+		return c, fmt.Errorf("stack %s: config %s is not set; set it to a blueprint file, e.g. `pulumi config set %s blueprints/gpu-training.yaml`", ctx.Stack(), ConfigBlueprint, ConfigBlueprint)
 	}
-	path := ref
-	if !filepath.IsAbs(path) && ctx.RootDirectory() != "" {
-		path = filepath.Join(ctx.RootDirectory(), path)
+	c.Blueprint = ref
+	c.Region = config.Get(ctx, ConfigAWSRegion)
+	if err := config.TryObject(ctx, ConfigOverrides, &c.Overrides); err != nil && !errors.Is(err, config.ErrMissingVar) {
+		return c, fmt.Errorf("stack %s: config %s must be a mapping of field paths to values: %w", ctx.Stack(), ConfigOverrides, err)
 	}
-	var overrides map[string]any
-	if err := config.TryObject(ctx, ConfigOverrides, &overrides); err != nil && !errors.Is(err, config.ErrMissingVar) {
-		return nil, fmt.Errorf("stack %s: config %s must be a mapping of field paths to values: %w", ctx.Stack(), ConfigOverrides, err)
-	}
-	cat, err := catalog.Default()
-	if err != nil {
-		return nil, err
+	return c, nil
+}
+
+// Load reads, defaults and validates the blueprint as the stack config
+// says: the file, the region and the overrides.
+func (c BlueprintConfig) Load(cat *catalog.Catalog) (*blueprints.Environment, error) {
+	path := c.Blueprint
+	if !filepath.IsAbs(path) && c.RootDirectory != "" {
+		path = filepath.Join(c.RootDirectory, path)
 	}
 	opts := blueprints.LoadOptions{
-		Overrides:       overrides,
-		OverridesOrigin: fmt.Sprintf("stacks/Pulumi.%s.yaml (%s)", ctx.Stack(), ConfigOverrides),
-		Region:          config.Get(ctx, ConfigAWSRegion),
+		Overrides:       c.Overrides,
+		OverridesOrigin: fmt.Sprintf("stacks/Pulumi.%s.yaml (%s)", c.Stack, ConfigOverrides),
+		Region:          c.Region,
 	}
 	env, err := blueprints.Check(path, opts, cat)
 	if err != nil {
 		// A shipped blueprint named by its repository path also works
 		// outside the repository.
-		if _, ok := blueprints.Shipped(ref); ok && !fileExists(path) {
-			env, err = blueprints.Check(ref, opts, cat)
+		if _, ok := blueprints.Shipped(c.Blueprint); ok && !fileExists(path) {
+			env, err = blueprints.Check(c.Blueprint, opts, cat)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("blueprint %s:\n%w", ref, err)
+			return nil, fmt.Errorf("blueprint %s:\n%w", c.Blueprint, err)
 		}
 	}
 	return env, nil
 }
 
+// LoadBlueprint reads the stack's blueprint as the stack config says:
+// the file, the region and the overrides, then defaults and validation.
+func LoadBlueprint(ctx *pulumi.Context) (*blueprints.Environment, error) {
+	c, err := ConfigFromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cat, err := catalog.Default()
+	if err != nil {
+		return nil, err
+	}
+	return c.Load(cat)
+}
+
 // Program is the Pulumi program of a Plinth environment. It loads the
-// blueprint from the stack config, validates it, and exports what the
-// environment is. The components are composed here as they land (AWS
-// layer, Kubernetes layer).
+// blueprint from the stack config, validates it, composes the layers the
+// provider calls for, and exports what was built. On provider aws that is
+// the AWS layer (network, EKS, GPU pools, buckets, registry, tracking
+// database); the Kubernetes layer lands next.
 func Program(ctx *pulumi.Context) error {
 	env, err := LoadBlueprint(ctx)
 	if err != nil {
@@ -81,9 +113,19 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("environment", pulumi.String(env.Metadata.Name))
 	ctx.Export("provider", pulumi.String(env.Spec.Provider))
 	ctx.Export("environmentClass", pulumi.String(env.Class()))
-	if env.Spec.Region != "" {
-		ctx.Export("region", pulumi.String(env.Spec.Region))
+	if env.Spec.Provider != blueprints.ProviderAWS {
+		return nil
 	}
+	ctx.Export("region", pulumi.String(env.Spec.Region))
+	cat, err := catalog.Default()
+	if err != nil {
+		return err
+	}
+	layer, err := ComposeAWS(ctx, env, cat)
+	if err != nil {
+		return fmt.Errorf("environment %s: %w", env.Metadata.Name, err)
+	}
+	layer.Export(ctx)
 	return nil
 }
 

@@ -129,6 +129,7 @@ Schema, and (with later releases) plans, checks policy and applies them.`,
 
 	root.AddCommand(
 		newCmdValidate(ios, g, nil),
+		newCmdPlan(ios, g, nil),
 		newCmdBlueprint(ios, g),
 		newCmdSchema(ios, g),
 		newCmdCatalog(ios, g),

@@ -190,7 +190,26 @@ func (r *recorder) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 	res.URN = r.urn(res)
 	r.graph.Resources = append(r.graph.Resources, res)
 	r.mu.Unlock()
-	return "", args.Inputs, nil
+	state := args.Inputs
+	if extra, ok := generatedSecrets[args.TypeToken]; ok {
+		state = state.Copy()
+		for _, k := range extra {
+			state[resource.PropertyKey(k)] = resource.MakeSecret(resource.NewStringProperty(GeneratedSecret))
+		}
+	}
+	return "", state, nil
+}
+
+// GeneratedSecret stands in for a secret a provider generates at apply (a
+// random password): the plan knows it is a secret, not its value.
+const GeneratedSecret = "(generated at apply)"
+
+// generatedSecrets lists, per type, the outputs that are generated secrets.
+// The SDK's mock monitor fails a run on any input that is both secret and
+// unknown, so these outputs are given as known secrets holding
+// GeneratedSecret instead of unknowns; rendered, they show as Secret.
+var generatedSecrets = map[string][]string{
+	"random:index/randomPassword:RandomPassword": {"result", "bcryptHash"},
 }
 
 // urn builds the resource's URN as the mock monitor does (it does not

@@ -1,0 +1,326 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/plinth-dev/plinth/blueprints"
+	"github.com/plinth-dev/plinth/blueprints/versions"
+	"github.com/plinth-dev/plinth/stacks"
+	"github.com/plinth-dev/plinth/stacks/plan"
+)
+
+// planOptions are the inputs of `plinth plan`.
+type planOptions struct {
+	IO          *IOStreams
+	Global      *globalOptions
+	Blueprint   string
+	Stack       string
+	CatalogPath string
+}
+
+func newCmdPlan(ios *IOStreams, g *globalOptions, runF func(*planOptions) error) *cobra.Command {
+	opts := &planOptions{IO: ios, Global: g}
+	cmd := &cobra.Command{
+		Use:   "plan [BLUEPRINT | --stack NAME]",
+		Short: "Show every resource an environment would create, offline",
+		Long: `Run the environment's Pulumi program offline, under Pulumi mocks (no cloud
+account, no Pulumi CLI), and print the resource graph: a tree by component,
+counts by type, key properties and the pinned versions. Values only the
+cloud can know (ids, ARNs, endpoints) are shown as "(known after apply)";
+secrets as "(secret)". Nothing is created.
+
+Plan a blueprint (a file or a shipped name) with its own region, or a stack
+config (stacks/Pulumi.<NAME>.yaml) with its region and overrides.
+
+Exit status: 0 planned, 1 the blueprint or program failed, 2 usage error.`,
+		Example: `  plinth plan blueprints/gpu-training.yaml
+  plinth plan --stack production
+  plinth plan gpu-training --output json > plan.json`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			switch {
+			case len(args) > 1:
+				return usageError("plan takes one BLUEPRINT, got %d", len(args))
+			case len(args) == 1 && opts.Stack != "":
+				return usageError("give a BLUEPRINT or --stack, not both")
+			case len(args) == 0 && opts.Stack == "":
+				return usageError("plan needs a BLUEPRINT or --stack NAME")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				opts.Blueprint = args[0]
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return runPlan(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Stack, "stack", "", "plan the stack config stacks/Pulumi.<NAME>.yaml")
+	cmd.Flags().StringVar(&opts.CatalogPath, "catalog", "", "region catalogue file to use instead of the embedded one")
+	return cmd
+}
+
+// planJSON is the JSON shape of a plan.
+type planJSON struct {
+	Environment   string           `json:"environment"`
+	Provider      string           `json:"provider"`
+	Region        string           `json:"region,omitempty"`
+	Class         string           `json:"environmentClass"`
+	Stack         string           `json:"stack"`
+	Blueprint     string           `json:"blueprint"`
+	Versions      versions.Pins    `json:"versions"`
+	ResourceCount int              `json:"resourceCount"`
+	CountsByType  map[string]int   `json:"countsByType"`
+	Resources     []*plan.Resource `json:"resources"`
+	Invokes       map[string]int   `json:"invokes,omitempty"`
+	Notes         []string         `json:"notes,omitempty"`
+}
+
+// projectRoot is the nearest directory at or above the working directory
+// holding Pulumi.yaml, else the working directory.
+func projectRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if _, err := os.Stat(filepath.Join(dir, "Pulumi.yaml")); err == nil {
+			return dir, nil
+		}
+		if filepath.Dir(dir) == dir {
+			return wd, nil
+		}
+	}
+}
+
+func runPlan(opts *planOptions) error {
+	cat, err := loadCatalog(opts.CatalogPath)
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+	root, err := projectRoot()
+	if err != nil {
+		return &exitError{code: exitFailure, err: err}
+	}
+
+	var cfg stacks.BlueprintConfig
+	var values map[string]string
+	var secretKeys []string
+	if opts.Stack != "" {
+		sc, err := stacks.ReadStackConfig(root, opts.Stack)
+		if err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		if cfg, err = sc.Blueprint(root); err != nil {
+			return &exitError{code: exitFailure, err: err}
+		}
+		values, secretKeys = sc.Values, sc.SecretKeys
+	} else {
+		// A blueprint path is taken as given (relative to the working
+		// directory); the program resolves it from the project root.
+		ref := opts.Blueprint
+		if _, err := os.Stat(ref); err == nil {
+			if abs, err := filepath.Abs(ref); err == nil {
+				ref = abs
+			}
+		}
+		cfg = stacks.BlueprintConfig{Stack: "plan", RootDirectory: root, Blueprint: ref}
+		values = map[string]string{stacks.ConfigBlueprint: ref}
+	}
+
+	p, err := stacks.PlanOffline(cfg, values, secretKeys, cat)
+	if err != nil {
+		var list blueprints.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(opts.IO.ErrOut, e.Error())
+			}
+			return failed(err)
+		}
+		return &exitError{code: exitFailure, err: err}
+	}
+
+	res := append([]*plan.Resource(nil), p.Graph.Resources...)
+	sort.Slice(res, func(i, j int) bool { return res[i].URN < res[j].URN })
+	out := planJSON{
+		Environment:   p.Env.Metadata.Name,
+		Provider:      p.Env.Spec.Provider,
+		Region:        p.Env.Spec.Region,
+		Class:         p.Env.Class(),
+		Stack:         cfg.Stack,
+		Blueprint:     displayPath(root, p.Env.File()),
+		Versions:      versions.Get(),
+		ResourceCount: len(res),
+		CountsByType:  p.Graph.CountByType(),
+		Resources:     res,
+		Invokes:       p.Graph.Invokes,
+	}
+	if p.Env.Spec.Provider == blueprints.ProviderAWS {
+		out.Notes = append(out.Notes, "availability zones come from the region catalogue offline; at deploy time EC2 answers")
+	}
+	if p.Env.Spec.Provider == blueprints.ProviderKubernetes {
+		out.Notes = append(out.Notes, "provider kubernetes: the Kubernetes layer (tracking, monitoring, GPU enablement, CI runners) is not in this release, so nothing is planned yet")
+	}
+	if opts.Global.json() {
+		return writeJSON(opts.IO.Out, out)
+	}
+	printPlan(opts.IO.Out, out)
+	return nil
+}
+
+// displayPath shows a file relative to the project root when it is inside it.
+func displayPath(root, file string) string {
+	if rel, err := filepath.Rel(root, file); err == nil && !strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(rel)
+	}
+	return file
+}
+
+func printPlan(w io.Writer, p planJSON) {
+	where := p.Provider
+	if p.Region != "" {
+		where += ", " + p.Region
+	}
+	fmt.Fprintf(w, "plan: %s (%s, %s) from %s: %s, offline (Pulumi mocks; nothing is created)\n\n",
+		p.Environment, where, p.Class, p.Blueprint, plural(p.ResourceCount, "resource"))
+
+	v := p.Versions
+	fmt.Fprintln(w, "pinned versions")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	if p.Provider == blueprints.ProviderAWS {
+		fmt.Fprintf(tw, "  kubernetes (EKS)\t%s\n", v.Kubernetes.Default)
+		fmt.Fprintf(tw, "  node AMI types\tsystem %s, gpu %s\n", v.EKS.AMITypes.System, v.EKS.AMITypes.GPU)
+		fmt.Fprintf(tw, "  postgres (RDS)\t%s\n", v.Postgres.EngineVersion)
+	}
+	fmt.Fprintf(tw, "  mlflow\t%s\n", v.MLflow.Default)
+	tw.Flush()
+	if k8s := resourceInput(p.Resources, "aws:eks/cluster:Cluster", "version"); k8s != "" {
+		fmt.Fprintf(w, "  cluster version in this plan: %s\n", k8s)
+	}
+	for _, r := range p.Resources {
+		if r.Type == "aws:eks/addon:Addon" {
+			fmt.Fprintf(w, "  add-on %v %v\n", r.Inputs["addonName"], r.Inputs["addonVersion"])
+		}
+	}
+
+	if len(p.Resources) > 0 {
+		fmt.Fprintln(w, "\nresources, by component")
+		printTree(w, p.Resources)
+
+		fmt.Fprintln(w, "\ncounts by type")
+		types := make([]string, 0, len(p.CountsByType))
+		for t := range p.CountsByType {
+			types = append(types, t)
+		}
+		sort.Strings(types)
+		for _, t := range types {
+			fmt.Fprintf(w, "  %4d  %s\n", p.CountsByType[t], t)
+		}
+	}
+	for _, n := range p.Notes {
+		fmt.Fprintf(w, "\nnote: %s\n", n)
+	}
+}
+
+func resourceInput(res []*plan.Resource, typ, key string) string {
+	for _, r := range res {
+		if r.Type == typ {
+			if v, ok := r.Inputs[key]; ok {
+				return fmt.Sprint(v)
+			}
+		}
+	}
+	return ""
+}
+
+// printTree prints resources under their parents, components first.
+func printTree(w io.Writer, res []*plan.Resource) {
+	byURN := map[string]*plan.Resource{}
+	children := map[string][]*plan.Resource{}
+	for _, r := range res {
+		byURN[r.URN] = r
+	}
+	var roots []*plan.Resource
+	for _, r := range res {
+		if _, ok := byURN[r.Parent]; ok {
+			children[r.Parent] = append(children[r.Parent], r)
+		} else {
+			roots = append(roots, r)
+		}
+	}
+	var walk func(r *plan.Resource, prefix, branch string)
+	walk = func(r *plan.Resource, prefix, branch string) {
+		line := fmt.Sprintf("%s%s%s  %s", prefix, branch, r.Name, r.Type)
+		if props := keyProperties(r); props != "" {
+			line += "  " + props
+		}
+		fmt.Fprintln(w, line)
+		kids := children[r.URN]
+		next := prefix
+		switch branch {
+		case "├─ ":
+			next += "│  "
+		case "└─ ":
+			next += "   "
+		}
+		for i, k := range kids {
+			b := "├─ "
+			if i == len(kids)-1 {
+				b = "└─ "
+			}
+			walk(k, next, b)
+		}
+	}
+	for _, r := range roots {
+		walk(r, "  ", "")
+	}
+}
+
+// keyInputs are the inputs worth a glance, per resource type.
+var keyInputs = map[string][]string{
+	"aws:ec2/vpc:Vpc":                              {"cidrBlock"},
+	"aws:ec2/subnet:Subnet":                        {"availabilityZone", "cidrBlock"},
+	"aws:ec2/launchTemplate:LaunchTemplate":        {"metadataOptions.httpTokens"},
+	"aws:eks/cluster:Cluster":                      {"version", "vpcConfig.endpointPublicAccess", "vpcConfig.endpointPrivateAccess"},
+	"aws:eks/nodeGroup:NodeGroup":                  {"instanceTypes", "capacityType", "amiType", "scalingConfig.minSize", "scalingConfig.maxSize"},
+	"aws:eks/addon:Addon":                          {"addonName", "addonVersion"},
+	"aws:kms/key:Key":                              {"enableKeyRotation"},
+	"aws:rds/instance:Instance":                    {"engine", "engineVersion", "instanceClass", "multiAz", "deletionProtection", "publiclyAccessible"},
+	"aws:ecr/repository:Repository":                {"name", "imageTagMutability"},
+	"aws:s3/bucketVersioningV2:BucketVersioningV2": {"versioningConfiguration.status"},
+}
+
+func keyProperties(r *plan.Resource) string {
+	var parts []string
+	for _, k := range keyInputs[r.Type] {
+		if v, ok := lookup(r.Inputs, k); ok {
+			parts = append(parts, fmt.Sprintf("%s=%v", k[strings.LastIndex(k, ".")+1:], v))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+func lookup(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, step := range strings.Split(path, ".") {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = obj[step]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
