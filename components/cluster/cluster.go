@@ -24,6 +24,8 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+
+	"github.com/plinth-dev/plinth/components/iampolicy"
 )
 
 // TypeToken is the Pulumi type token of the component.
@@ -84,8 +86,9 @@ const (
 	policySSMCore       = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 	policyCNI           = "arn:aws:iam::aws:policy/AmazonEKS_CNI_Policy"
 	policyEBSCSIDriver  = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
-	vpcCNIServiceAcct   = "system:serviceaccount:kube-system:aws-node"
-	ebsCSIServiceAcct   = "system:serviceaccount:kube-system:ebs-csi-controller-sa"
+	serviceAcctPrefix   = "system:serviceaccount:"
+	vpcCNIServiceAcct   = serviceAcctPrefix + "kube-system:aws-node"
+	ebsCSIServiceAcct   = serviceAcctPrefix + "kube-system:ebs-csi-controller-sa"
 	resolveOverwrite    = "OVERWRITE"
 	authModeAPIAndCMap  = "API_AND_CONFIG_MAP"
 	encryptedResources  = "secrets"
@@ -480,7 +483,7 @@ func (b *builder) secretsKey() (*kms.Key, error) {
 // and use of the secrets key. It returns the role and the attachments the
 // cluster must wait for.
 func (b *builder) clusterRole(key *kms.Key) (*iam.Role, []pulumi.Resource, error) {
-	trust, err := servicePrincipalTrust("eks.amazonaws.com")
+	trust, err := iampolicy.ServiceTrust("eks.amazonaws.com")
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster role trust policy: %w", err)
 	}
@@ -500,11 +503,11 @@ func (b *builder) clusterRole(key *kms.Key) (*iam.Role, []pulumi.Resource, error
 		return nil, nil, fmt.Errorf("cluster role policy: %w", err)
 	}
 	kmsPolicy := key.Arn.ApplyT(func(arn string) (string, error) {
-		return policyJSON(policyDocument{Version: policyVersion, Statement: []policyStatement{{
+		return iampolicy.New(iampolicy.Statement{
 			Effect:   "Allow",
 			Action:   []string{"kms:Encrypt", "kms:Decrypt", "kms:ListGrants", "kms:DescribeKey"},
 			Resource: arn,
-		}}})
+		}).JSON()
 	}).(pulumi.StringOutput)
 	inline, err := iam.NewRolePolicy(b.ctx, b.name+"-cluster-role-kms", &iam.RolePolicyArgs{
 		Role:   role.Name,
@@ -519,7 +522,7 @@ func (b *builder) clusterRole(key *kms.Key) (*iam.Role, []pulumi.Resource, error
 // nodeRole creates the node IAM role. It has no CNI policy: vpc-cni gets
 // its own IRSA role. It returns the role and its policy attachments.
 func (b *builder) nodeRole() (*iam.Role, []pulumi.Resource, error) {
-	trust, err := servicePrincipalTrust("ec2.amazonaws.com")
+	trust, err := iampolicy.ServiceTrust("ec2.amazonaws.com")
 	if err != nil {
 		return nil, nil, fmt.Errorf("node role trust policy: %w", err)
 	}
@@ -548,6 +551,17 @@ func (b *builder) nodeRole() (*iam.Role, []pulumi.Resource, error) {
 		deps = append(deps, a)
 	}
 	return role, deps, nil
+}
+
+// irsaTrust is the trust policy letting exactly serviceAccount
+// ("system:serviceaccount:<namespace>:<name>") of the cluster whose OIDC
+// issuer is oidcURL assume a role through the IAM OIDC provider oidcArn.
+func irsaTrust(oidcArn, oidcURL, serviceAccount string) (string, error) {
+	namespace, name, ok := strings.Cut(strings.TrimPrefix(serviceAccount, serviceAcctPrefix), ":")
+	if !ok || !strings.HasPrefix(serviceAccount, serviceAcctPrefix) {
+		return "", fmt.Errorf("%q is not a %s<namespace>:<name> service account", serviceAccount, serviceAcctPrefix)
+	}
+	return iampolicy.IRSATrust(oidcArn, oidcURL, namespace, name)
 }
 
 // irsaRole creates an IAM role that only the given Kubernetes service

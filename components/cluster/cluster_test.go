@@ -447,6 +447,16 @@ func TestBadArgs(t *testing.T) {
 	})
 }
 
+// trustDocument decodes the trust policies the component renders.
+type trustDocument struct {
+	Statement []struct {
+		Effect    string
+		Principal map[string]string
+		Action    any
+		Condition map[string]map[string]string
+	}
+}
+
 func TestIRSATrust(t *testing.T) {
 	const arn = "arn:aws:iam::111122223333:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/ABC"
 	const url = "oidc.eks.eu-west-1.amazonaws.com/id/ABC"
@@ -456,7 +466,7 @@ func TestIRSATrust(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var p policyDocument
+			var p trustDocument
 			if err := json.Unmarshal([]byte(doc), &p); err != nil {
 				t.Fatal(err)
 			}

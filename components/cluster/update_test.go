@@ -204,7 +204,7 @@ func TestUpdateWiring(t *testing.T) {
 
 	t.Run("IRSA trust: one service account each", func(t *testing.T) {
 		for role, sa := range map[string]string{"t-vpc-cni-irsa": "system:serviceaccount:kube-system:aws-node", "t-ebs-csi-irsa": "system:serviceaccount:kube-system:ebs-csi-controller-sa"} {
-			var p policyDocument
+			var p trustDocument
 			if err := json.Unmarshal([]byte(m.find(t, tRole, role).str("assumeRolePolicy")), &p); err != nil {
 				t.Fatalf("%s trust policy: %v", role, err)
 			}

@@ -7,7 +7,6 @@
 package network
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -18,6 +17,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/iam"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/plinth-dev/plinth/components/iampolicy"
 )
 
 // Token is the Pulumi type token of the component.
@@ -418,21 +419,6 @@ func flowLogs(ctx *pulumi.Context, name string, vpc *ec2.Vpc, args *NetworkArgs,
 	return nil
 }
 
-// policyDocument is an IAM policy document.
-type policyDocument struct {
-	Version   string      `json:"Version"`
-	Statement []statement `json:"Statement"`
-}
-
-// statement is one statement of a policy document.
-type statement struct {
-	Effect    string                       `json:"Effect"`
-	Principal map[string]string            `json:"Principal,omitempty"`
-	Action    []string                     `json:"Action"`
-	Resource  []string                     `json:"Resource,omitempty"`
-	Condition map[string]map[string]string `json:"Condition,omitempty"`
-}
-
 // logGroupARN splits a log group ARN (arn:aws:logs:region:account:log-group:name).
 func logGroupARN(arn string) (partition, region, account string, err error) {
 	parts := strings.SplitN(arn, ":", 7)
@@ -450,7 +436,7 @@ func flowLogTrustPolicy(logGroupArn string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return marshal(policyDocument{Version: "2012-10-17", Statement: []statement{{
+	return iampolicy.New(iampolicy.Statement{
 		Effect:    "Allow",
 		Principal: map[string]string{"Service": "vpc-flow-logs.amazonaws.com"},
 		Action:    []string{"sts:AssumeRole"},
@@ -458,7 +444,7 @@ func flowLogTrustPolicy(logGroupArn string) (string, error) {
 			"StringEquals": {"aws:SourceAccount": account},
 			"ArnLike":      {"aws:SourceArn": fmt.Sprintf("arn:%s:ec2:%s:%s:vpc-flow-log/*", partition, region, account)},
 		},
-	}}})
+	}).JSON()
 }
 
 // flowLogWritePolicy allows writing flow logs to that one log group.
@@ -467,7 +453,7 @@ func flowLogWritePolicy(logGroupArn string) (string, error) {
 		return "", err
 	}
 	arn := strings.TrimSuffix(logGroupArn, ":*")
-	return marshal(policyDocument{Version: "2012-10-17", Statement: []statement{{
+	return iampolicy.New(iampolicy.Statement{
 		Effect: "Allow",
 		Action: []string{
 			"logs:CreateLogStream",
@@ -476,15 +462,7 @@ func flowLogWritePolicy(logGroupArn string) (string, error) {
 			"logs:DescribeLogStreams",
 		},
 		Resource: []string{arn, arn + ":*"},
-	}}})
-}
-
-func marshal(doc policyDocument) (string, error) {
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return "", fmt.Errorf("marshal policy: %w", err)
-	}
-	return string(b), nil
+	}).JSON()
 }
 
 // tags merges tag maps, later ones winning, into a Pulumi input.

@@ -459,6 +459,18 @@ func TestFlowLogs(t *testing.T) {
 	}
 }
 
+// decodedPolicy decodes the IAM policies the component renders.
+type decodedPolicy struct {
+	Version   string
+	Statement []struct {
+		Effect    string
+		Principal map[string]string
+		Action    []string
+		Resource  []string
+		Condition map[string]map[string]string
+	}
+}
+
 func TestFlowLogPolicies(t *testing.T) {
 	res := deploy(t, with(func(a *NetworkArgs) { a.FlowLogs = true }))
 	groupArn := "arn:aws:logs:us-east-1:123456789012:log-group:t-flow-logs"
@@ -467,7 +479,7 @@ func TestFlowLogPolicies(t *testing.T) {
 		t.Errorf("flow log = %v", fl)
 	}
 
-	var trust policyDocument
+	var trust decodedPolicy
 	if err := json.Unmarshal([]byte(str(res[tRole+" t-flow-logs"], "assumeRolePolicy")), &trust); err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +490,7 @@ func TestFlowLogPolicies(t *testing.T) {
 		t.Errorf("trust policy = %+v", trust)
 	}
 
-	var perms policyDocument
+	var perms decodedPolicy
 	policy := res[tPolicy+" t-flow-logs"]
 	if str(policy, "role") != "t-flow-logs" {
 		t.Errorf("policy attached to role %q", str(policy, "role"))

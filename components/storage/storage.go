@@ -11,7 +11,6 @@
 package storage
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +19,8 @@ import (
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/kms"
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/s3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/plinth-dev/plinth/components/iampolicy"
 )
 
 // TypeToken is the Pulumi type token of the Storage component.
@@ -272,22 +273,6 @@ func newBucket(ctx *pulumi.Context, component string, b BucketArgs, tags map[str
 	return bucket, nil
 }
 
-// policyDocument is an IAM policy document.
-type policyDocument struct {
-	Version   string            `json:"Version"`
-	Statement []policyStatement `json:"Statement"`
-}
-
-// policyStatement is one statement of a policy document.
-type policyStatement struct {
-	Sid       string                       `json:"Sid"`
-	Effect    string                       `json:"Effect"`
-	Principal string                       `json:"Principal"`
-	Action    string                       `json:"Action"`
-	Resource  []string                     `json:"Resource"`
-	Condition map[string]map[string]string `json:"Condition"`
-}
-
 // tlsOnlyPolicy returns the bucket policy that denies every S3 action on
 // the bucket and its objects to anyone when the request is not made over
 // TLS.
@@ -295,24 +280,20 @@ func tlsOnlyPolicy(bucketArn string) (string, error) {
 	if bucketArn == "" {
 		return "", errors.New("tls-only policy: empty bucket ARN")
 	}
-	doc := policyDocument{
-		Version: "2012-10-17",
-		Statement: []policyStatement{{
-			Sid:       "DenyInsecureTransport",
-			Effect:    "Deny",
-			Principal: "*",
-			Action:    "s3:*",
-			Resource:  []string{bucketArn, bucketArn + "/*"},
-			Condition: map[string]map[string]string{
-				"Bool": {"aws:SecureTransport": "false"},
-			},
-		}},
-	}
-	out, err := json.Marshal(doc)
+	out, err := iampolicy.New(iampolicy.Statement{
+		Sid:       "DenyInsecureTransport",
+		Effect:    "Deny",
+		Principal: "*",
+		Action:    "s3:*",
+		Resource:  []string{bucketArn, bucketArn + "/*"},
+		Condition: map[string]map[string]string{
+			"Bool": {"aws:SecureTransport": "false"},
+		},
+	}).JSON()
 	if err != nil {
 		return "", fmt.Errorf("tls-only policy: %w", err)
 	}
-	return string(out), nil
+	return out, nil
 }
 
 // validate checks args before any resource is registered.

@@ -6,7 +6,6 @@
 package trackingstore
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -19,6 +18,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/plinth-dev/plinth/blueprints/versions"
+	"github.com/plinth-dev/plinth/components/iampolicy"
 )
 
 // TypeToken is the Pulumi type token of the TrackingStore component.
@@ -271,50 +271,19 @@ func finalSnapshotIdentifier(component string) string {
 	return id
 }
 
-// policyDocument is an IAM policy document.
-type policyDocument struct {
-	Version   string            `json:"Version"`
-	Statement []policyStatement `json:"Statement"`
-}
-
-// policyStatement is one statement of a policy document.
-type policyStatement struct {
-	Sid       string                       `json:"Sid"`
-	Effect    string                       `json:"Effect"`
-	Principal map[string]string            `json:"Principal,omitempty"`
-	Action    []string                     `json:"Action"`
-	Resource  []string                     `json:"Resource,omitempty"`
-	Condition map[string]map[string]string `json:"Condition,omitempty"`
-}
-
 // trustPolicy returns the role's trust policy: only the Kubernetes service
 // account namespace/serviceAccount of the cluster behind the OIDC provider
 // may assume the role, through IRSA.
 func trustPolicy(providerArn, issuerURL, namespace, serviceAccount string) (string, error) {
-	issuer := strings.TrimSuffix(strings.TrimPrefix(issuerURL, "https://"), "/")
-	switch {
-	case providerArn == "":
-		return "", errors.New("trust policy: empty OIDC provider ARN")
-	case issuer == "":
-		return "", errors.New("trust policy: empty OIDC provider URL")
-	case namespace == "" || serviceAccount == "":
-		return "", errors.New("trust policy: empty service account namespace or name")
+	s, err := iampolicy.IRSAStatement(providerArn, issuerURL, namespace, serviceAccount)
+	if err != nil {
+		return "", fmt.Errorf("trust policy: %w", err)
 	}
-	return marshal(policyDocument{
-		Version: "2012-10-17",
-		Statement: []policyStatement{{
-			Sid:       "MLflowServiceAccount",
-			Effect:    "Allow",
-			Principal: map[string]string{"Federated": providerArn},
-			Action:    []string{"sts:AssumeRoleWithWebIdentity"},
-			Condition: map[string]map[string]string{
-				"StringEquals": {
-					issuer + ":sub": "system:serviceaccount:" + namespace + ":" + serviceAccount,
-					issuer + ":aud": "sts.amazonaws.com",
-				},
-			},
-		}},
-	})
+	// Named, with the action as a list, as this trust policy has always
+	// been rendered: deployed roles see no change.
+	s.Sid = "MLflowServiceAccount"
+	s.Action = []string{"sts:AssumeRoleWithWebIdentity"}
+	return iampolicy.New(s).JSON()
 }
 
 // artifactPolicy returns the role's permissions: list and locate the
@@ -327,40 +296,29 @@ func artifactPolicy(bucketArn, kmsKeyArn string) (string, error) {
 	if strings.Contains(bucketArn, "*") || strings.Contains(kmsKeyArn, "*") {
 		return "", fmt.Errorf("artifact policy: wildcard in ARN %q / %q", bucketArn, kmsKeyArn)
 	}
-	doc := policyDocument{
-		Version: "2012-10-17",
-		Statement: []policyStatement{
-			{
-				Sid:      "ArtifactBucket",
-				Effect:   "Allow",
-				Action:   []string{"s3:ListBucket", "s3:GetBucketLocation"},
-				Resource: []string{bucketArn},
-			},
-			{
-				Sid:      "ArtifactObjects",
-				Effect:   "Allow",
-				Action:   []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
-				Resource: []string{bucketArn + "/*"},
-			},
+	doc := iampolicy.New(
+		iampolicy.Statement{
+			Sid:      "ArtifactBucket",
+			Effect:   "Allow",
+			Action:   []string{"s3:ListBucket", "s3:GetBucketLocation"},
+			Resource: []string{bucketArn},
 		},
-	}
+		iampolicy.Statement{
+			Sid:      "ArtifactObjects",
+			Effect:   "Allow",
+			Action:   []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"},
+			Resource: []string{bucketArn + "/*"},
+		},
+	)
 	if kmsKeyArn != "" {
-		doc.Statement = append(doc.Statement, policyStatement{
+		doc.Statement = append(doc.Statement, iampolicy.Statement{
 			Sid:      "ArtifactKey",
 			Effect:   "Allow",
 			Action:   []string{"kms:Decrypt", "kms:GenerateDataKey"},
 			Resource: []string{kmsKeyArn},
 		})
 	}
-	return marshal(doc)
-}
-
-func marshal(doc policyDocument) (string, error) {
-	out, err := json.Marshal(doc)
-	if err != nil {
-		return "", fmt.Errorf("policy: %w", err)
-	}
-	return string(out), nil
+	return doc.JSON()
 }
 
 // withDefaults validates args and returns a copy with the defaults filled in.
