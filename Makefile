@@ -21,13 +21,16 @@ build:
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PLINTH) ./cmd/plinth
 
-## demo: validate the shipped blueprints, plan one offline, copy it to two regions (one refused)
+## demo: validate the shipped blueprints, plan one offline, check policies, copy to two regions (one refused)
 demo: build
 	@echo "== plinth validate: the three shipped blueprints"
 	$(PLINTH) validate local gpu-training production
 	@echo
 	@echo "== plinth plan: every resource gpu-training would create, offline (Pulumi mocks)"
 	$(PLINTH) plan blueprints/gpu-training.yaml
+	@echo
+	@echo "== plinth policy check: the production blueprint against the four policy packs"
+	$(PLINTH) policy check blueprints/production.yaml
 	@echo
 	@echo "== plinth blueprint copy: gpu-training to eu-west-1 (fits) and af-south-1 (refused: no p4d there)"
 	@tmp=$$(mktemp -d) && \
@@ -62,3 +65,15 @@ schema:
 
 clean:
 	rm -rf $(BIN)
+
+.PHONY: tools cluster
+
+## tools: build the pinned test toolchain (test/toolchain/versions.env: pulumi, its kubernetes
+## provider, kube-apiserver & co, etcd, kwok, terraform) from the Go module proxy into
+## ~/.cache/plinth/tools; cold ~35 min on 2 cores, then seconds. Use: . ~/.cache/plinth/tools/env.sh
+tools:
+	bash test/toolchain/build.sh
+
+## cluster: a local control plane with fake nodes for blueprints/local.yaml's pools, in the foreground (Ctrl-C stops it)
+cluster: tools
+	$(GO) run ./test/localcluster/cmd/localcluster -blueprint blueprints/local.yaml

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/plinth-dev/plinth/blueprints"
 	"github.com/plinth-dev/plinth/blueprints/versions"
+	"github.com/plinth-dev/plinth/policies"
 	"github.com/plinth-dev/plinth/stacks"
 	"github.com/plinth-dev/plinth/stacks/plan"
 )
@@ -41,21 +43,15 @@ secrets as "(secret)". Nothing is created.
 Plan a blueprint (a file or a shipped name) with its own region, or a stack
 config (stacks/Pulumi.<NAME>.yaml) with its region and overrides.
 
-Exit status: 0 planned, 1 the blueprint or program failed, 2 usage error.`,
+The plan is checked against the policy packs (see plinth policy check); a
+summary of violations follows the resources.
+
+Exit status: 0 planned, 1 the blueprint or program failed or a mandatory
+policy is violated, 2 usage error.`,
 		Example: `  plinth plan blueprints/gpu-training.yaml
   plinth plan --stack production
   plinth plan gpu-training --output json > plan.json`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case len(args) > 1:
-				return usageError("plan takes one BLUEPRINT, got %d", len(args))
-			case len(args) == 1 && opts.Stack != "":
-				return usageError("give a BLUEPRINT or --stack, not both")
-			case len(args) == 0 && opts.Stack == "":
-				return usageError("plan needs a BLUEPRINT or --stack NAME")
-			}
-			return nil
-		},
+		Args: planArgs(&opts.Stack),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				opts.Blueprint = args[0]
@@ -84,7 +80,15 @@ type planJSON struct {
 	CountsByType  map[string]int   `json:"countsByType"`
 	Resources     []*plan.Resource `json:"resources"`
 	Invokes       map[string]int   `json:"invokes,omitempty"`
+	Policy        *planPolicy      `json:"policy"`
 	Notes         []string         `json:"notes,omitempty"`
+}
+
+// planPolicy is the policy summary of a plan.
+type planPolicy struct {
+	Mandatory  int                  `json:"mandatory"`
+	Advisory   int                  `json:"advisory"`
+	Violations []policies.Violation `json:"violations"`
 }
 
 // projectRoot is the nearest directory at or above the working directory
@@ -104,38 +108,65 @@ func projectRoot() (string, error) {
 	}
 }
 
-func runPlan(opts *planOptions) error {
-	cat, err := loadCatalog(opts.CatalogPath)
+// planArgs checks that a command got one BLUEPRINT or --stack, not both.
+func planArgs(stack *string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		switch {
+		case len(args) > 1:
+			return usageError("%s takes one BLUEPRINT, got %d", cmd.CommandPath(), len(args))
+		case len(args) == 1 && *stack != "":
+			return usageError("give a BLUEPRINT or --stack, not both")
+		case len(args) == 0 && *stack == "":
+			return usageError("%s needs a BLUEPRINT or --stack NAME", cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// offlinePlan is a plan with what was needed to make it.
+type offlinePlan struct {
+	plan             *stacks.OfflinePlan
+	stack            string
+	values           map[string]string
+	root             string
+	blueprintDisplay string
+}
+
+// loadOfflinePlan plans a blueprint or a stack config offline. Blueprint
+// errors are printed, one per line, and fail with exit 1.
+func loadOfflinePlan(ios *IOStreams, blueprint, stack, catalogPath string) (*offlinePlan, error) {
+	cat, err := loadCatalog(catalogPath)
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return nil, &exitError{code: exitFailure, err: err}
 	}
 	root, err := projectRoot()
 	if err != nil {
-		return &exitError{code: exitFailure, err: err}
+		return nil, &exitError{code: exitFailure, err: err}
 	}
 
 	var cfg stacks.BlueprintConfig
 	var values map[string]string
 	var secretKeys []string
-	if opts.Stack != "" {
-		sc, err := stacks.ReadStackConfig(root, opts.Stack)
+	if stack != "" {
+		sc, err := stacks.ReadStackConfig(root, stack)
 		if err != nil {
-			return &exitError{code: exitFailure, err: err}
+			return nil, &exitError{code: exitFailure, err: err}
 		}
 		if cfg, err = sc.Blueprint(root); err != nil {
-			return &exitError{code: exitFailure, err: err}
+			return nil, &exitError{code: exitFailure, err: err}
 		}
 		values, secretKeys = sc.Values, sc.SecretKeys
 	} else {
 		// A blueprint path is taken as given (relative to the working
 		// directory); the program resolves it from the project root.
-		ref := opts.Blueprint
+		ref := blueprint
 		if _, err := os.Stat(ref); err == nil {
 			if abs, err := filepath.Abs(ref); err == nil {
 				ref = abs
 			}
 		}
-		cfg = stacks.BlueprintConfig{Stack: "plan", RootDirectory: root, Blueprint: ref}
+		stack = "plan"
+		cfg = stacks.BlueprintConfig{Stack: stack, RootDirectory: root, Blueprint: ref}
 		values = map[string]string{stacks.ConfigBlueprint: ref}
 	}
 
@@ -144,10 +175,23 @@ func runPlan(opts *planOptions) error {
 		var list blueprints.ErrorList
 		if errors.As(err, &list) {
 			for _, e := range list {
-				fmt.Fprintln(opts.IO.ErrOut, e.Error())
+				fmt.Fprintln(ios.ErrOut, e.Error())
 			}
-			return failed(err)
+			return nil, failed(err)
 		}
+		return nil, &exitError{code: exitFailure, err: err}
+	}
+	return &offlinePlan{plan: p, stack: stack, values: values, root: root, blueprintDisplay: displayPath(root, p.Env.File())}, nil
+}
+
+func runPlan(opts *planOptions) error {
+	op, err := loadOfflinePlan(opts.IO, opts.Blueprint, opts.Stack, opts.CatalogPath)
+	if err != nil {
+		return err
+	}
+	p := op.plan
+	checked, err := checkPolicies(context.Background(), op, "", "")
+	if err != nil {
 		return &exitError{code: exitFailure, err: err}
 	}
 
@@ -158,13 +202,18 @@ func runPlan(opts *planOptions) error {
 		Provider:      p.Env.Spec.Provider,
 		Region:        p.Env.Spec.Region,
 		Class:         p.Env.Class(),
-		Stack:         cfg.Stack,
-		Blueprint:     displayPath(root, p.Env.File()),
+		Stack:         op.stack,
+		Blueprint:     op.blueprintDisplay,
 		Versions:      versions.Get(),
 		ResourceCount: len(res),
 		CountsByType:  p.Graph.CountByType(),
 		Resources:     res,
 		Invokes:       p.Graph.Invokes,
+		Policy: &planPolicy{
+			Mandatory:  checked.report.Mandatory(),
+			Advisory:   checked.report.Advisory(),
+			Violations: checked.report.Violations,
+		},
 	}
 	if p.Env.Spec.Provider == blueprints.ProviderAWS {
 		out.Notes = append(out.Notes, "availability zones come from the region catalogue offline; at deploy time EC2 answers")
@@ -173,9 +222,15 @@ func runPlan(opts *planOptions) error {
 		out.Notes = append(out.Notes, "provider kubernetes: the Kubernetes layer (tracking, monitoring, GPU enablement, CI runners) is not in this release, so nothing is planned yet")
 	}
 	if opts.Global.json() {
-		return writeJSON(opts.IO.Out, out)
+		if err := writeJSON(opts.IO.Out, out); err != nil {
+			return err
+		}
+	} else {
+		printPlan(opts.IO.Out, out)
 	}
-	printPlan(opts.IO.Out, out)
+	if n := out.Policy.Mandatory; n > 0 {
+		return failed(fmt.Errorf("%d mandatory policy violation(s)", n))
+	}
 	return nil
 }
 
@@ -226,6 +281,15 @@ func printPlan(w io.Writer, p planJSON) {
 		sort.Strings(types)
 		for _, t := range types {
 			fmt.Fprintf(w, "  %4d  %s\n", p.CountsByType[t], t)
+		}
+	}
+	if pol := p.Policy; pol != nil {
+		fmt.Fprintf(w, "\npolicy: %d mandatory, %d advisory violation(s)\n", pol.Mandatory, pol.Advisory)
+		for _, v := range pol.Violations {
+			fmt.Fprintf(w, "  %-9s %s: %s\n", v.Enforcement, v.Policy, v.Message)
+		}
+		if len(pol.Violations) > 0 {
+			fmt.Fprintln(w, "  (details and remediation: plinth policy check)")
 		}
 	}
 	for _, n := range p.Notes {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,6 +53,10 @@ const (
 	outputText = "text"
 	outputJSON = "json"
 )
+
+// outputsAnnotation lists, on a command, the output formats it supports
+// when they are not just text and json.
+const outputsAnnotation = "plinth.dev/outputs"
 
 // globalOptions are the flags every command shares.
 type globalOptions struct {
@@ -112,8 +117,12 @@ Schema, and (with later releases) plans, checks policy and applies them.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if g.Output != outputText && g.Output != outputJSON {
-				return usageError("--output %q is not supported; allowed: text, json", g.Output)
+			allowed := []string{outputText, outputJSON}
+			if list, ok := cmd.Annotations[outputsAnnotation]; ok {
+				allowed = strings.Split(list, ",")
+			}
+			if !slices.Contains(allowed, g.Output) {
+				return usageError("--output %q is not supported by %s; allowed: %s", g.Output, cmd.CommandPath(), strings.Join(allowed, ", "))
 			}
 			return nil
 		},
@@ -122,7 +131,7 @@ Schema, and (with later releases) plans, checks policy and applies them.`,
 	root.SetOut(ios.Out)
 	root.SetErr(ios.ErrOut)
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.PersistentFlags().StringVarP(&g.Output, "output", "o", outputText, "output format: text or json")
+	root.PersistentFlags().StringVarP(&g.Output, "output", "o", outputText, "output format: text or json (policy check also: sarif, junit)")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError("%v", err)
 	})
@@ -130,6 +139,7 @@ Schema, and (with later releases) plans, checks policy and applies them.`,
 	root.AddCommand(
 		newCmdValidate(ios, g, nil),
 		newCmdPlan(ios, g, nil),
+		newCmdPolicy(ios, g),
 		newCmdBlueprint(ios, g),
 		newCmdSchema(ios, g),
 		newCmdCatalog(ios, g),

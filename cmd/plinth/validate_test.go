@@ -397,7 +397,7 @@ func TestValidateUsage(t *testing.T) {
 		{"no file", []string{"validate"}, "plinth validate needs at least one FILE"},
 		{"unknown flag", []string{"validate", "--frobnicate", "local"}, "unknown flag: --frobnicate"},
 		{"unknown shorthand", []string{"validate", "-z", "local"}, "unknown shorthand flag: 'z'"},
-		{"output yaml", []string{"validate", "--output", "yaml", "local"}, `--output "yaml" is not supported; allowed: text, json`},
+		{"output yaml", []string{"validate", "--output", "yaml", "local"}, `--output "yaml" is not supported by plinth validate; allowed: text, json`},
 		{"output yaml short", []string{"-o", "yaml", "validate", "local"}, `--output "yaml" is not supported`},
 		{"catalog without value", []string{"validate", "local", "--catalog"}, "flag needs an argument: --catalog"},
 	}
