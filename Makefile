@@ -41,8 +41,9 @@ demo: build
 	  else echo "(refused as expected)"; fi; \
 	  rm -rf $$tmp
 
-## test: every test (vet, formatting, unit, CLI, schema, moto-backed catalogue refresh)
-test: vet fmt-check unit
+## test: every test (vet, formatting, unit, CLI, schema, moto-backed catalogue refresh,
+## the local control plane and the real Pulumi engine); builds the toolchain first (cached)
+test: tools vet fmt-check unit
 
 unit:
 	$(GO) test -count=1 ./...
@@ -70,7 +71,7 @@ clean:
 
 ## tools: build the pinned test toolchain (test/toolchain/versions.env: pulumi, its kubernetes
 ## provider, kube-apiserver & co, etcd, kwok, terraform) from the Go module proxy into
-## ~/.cache/plinth/tools; cold ~35 min on 2 cores, then seconds. Use: . ~/.cache/plinth/tools/env.sh
+## ~/.cache/plinth/tools; cold ~2,000 CPU-s (~21 min on 2 cores), then ~1 s. Use: . ~/.cache/plinth/tools/env.sh
 tools:
 	bash test/toolchain/build.sh
 
