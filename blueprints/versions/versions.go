@@ -28,6 +28,8 @@ type Pins struct {
 	MLflow struct {
 		// Default is used when a blueprint does not set tracking.version.
 		Default string `yaml:"default" json:"default"`
+		// Image is the server image repository; the tag is v<version>.
+		Image string `yaml:"image" json:"image"`
 	} `yaml:"mlflow" json:"mlflow"`
 	// EKS holds the node AMI types and core add-on versions.
 	EKS struct {
@@ -43,12 +45,37 @@ type Pins struct {
 		// Addons maps a Kubernetes version to add-on name → version.
 		Addons map[string]map[string]string `yaml:"addons" json:"addons"`
 	} `yaml:"eks" json:"eks"`
+	// Charts are the upstream Helm charts, by key.
+	Charts map[string]Chart `yaml:"charts" json:"charts"`
+	// Images are the container images Plinth deploys itself, by key.
+	Images map[string]Image `yaml:"images" json:"images"`
 	// Postgres is the tracking database engine pin.
 	Postgres struct {
 		// EngineVersion is the RDS PostgreSQL engine version.
 		EngineVersion string `yaml:"engineVersion" json:"engineVersion"`
 	} `yaml:"postgres" json:"postgres"`
 }
+
+// Chart is a pinned Helm chart.
+type Chart struct {
+	// Repository is the chart repository (https:// or oci://).
+	Repository string `yaml:"repository" json:"repository"`
+	// Chart is the chart's name in the repository.
+	Chart string `yaml:"chart" json:"chart"`
+	// Version is the exact chart version.
+	Version string `yaml:"version" json:"version"`
+}
+
+// Image is a pinned container image.
+type Image struct {
+	// Repository is the image repository (registry/path).
+	Repository string `yaml:"repository" json:"repository"`
+	// Tag is the exact image tag.
+	Tag string `yaml:"tag" json:"tag"`
+}
+
+// Ref is repository:tag.
+func (i Image) Ref() string { return i.Repository + ":" + i.Tag }
 
 // CoreAddons are the EKS add-ons every cluster gets, in install order.
 var CoreAddons = []string{"vpc-cni", "kube-proxy", "coredns", "aws-ebs-csi-driver"}
@@ -90,6 +117,16 @@ func parse(b []byte) (Pins, error) {
 	}
 	if p.EKS.AMITypes.System == "" || p.EKS.AMITypes.GPU == "" || p.EKS.AMITypes.GPUArm == "" {
 		return Pins{}, fmt.Errorf("versions.yaml: eks.amiTypes needs system, gpu and gpuArm")
+	}
+	for k, c := range p.Charts {
+		if c.Repository == "" || c.Chart == "" || c.Version == "" {
+			return Pins{}, fmt.Errorf("versions.yaml: charts.%s needs repository, chart and version", k)
+		}
+	}
+	for k, i := range p.Images {
+		if i.Repository == "" || i.Tag == "" {
+			return Pins{}, fmt.Errorf("versions.yaml: images.%s needs repository and tag", k)
+		}
 	}
 	if p.Postgres.EngineVersion == "" {
 		return Pins{}, fmt.Errorf("versions.yaml: postgres.engineVersion is empty")
