@@ -117,6 +117,10 @@ func ComposeAWS(ctx *pulumi.Context, env *blueprints.Environment, cat *catalog.C
 		if err != nil {
 			return nil, fmt.Errorf("GPU pool %s: %w", p.Name, err)
 		}
+		labels := map[string]string{PoolLabel: p.Name}
+		for k, v := range p.Labels {
+			labels[k] = v
+		}
 		taints := make([]gpunodepool.Taint, len(p.Taints))
 		for i, t := range p.Taints {
 			taints[i] = gpunodepool.Taint{Key: t.Key, Value: t.Value, Effect: t.Effect}
@@ -132,7 +136,7 @@ func ComposeAWS(ctx *pulumi.Context, env *blueprints.Environment, cat *catalog.C
 			MaxSize:       *p.MaxSize,
 			DiskSizeGiB:   *p.DiskSizeGiB,
 			GPUsPerNode:   gpus,
-			Labels:        p.Labels,
+			Labels:        labels,
 			Taints:        taints,
 			Tags:          tags,
 		})

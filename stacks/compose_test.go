@@ -255,9 +255,105 @@ func TestRegistryUsesKMSInProd(t *testing.T) {
 	}
 }
 
-func TestKubernetesProviderPlansNothingYet(t *testing.T) {
-	p := planVariant(t, "local", nil)
-	if n := len(p.Graph.Resources); n != 0 {
-		t.Errorf("provider kubernetes planned %d resources; the Kubernetes layer is not in this release", n)
+func TestKubernetesLayer(t *testing.T) {
+	tests := []struct {
+		blueprint    string
+		statefulSets int  // in-cluster PostgreSQL only without the AWS layer
+		irsa         bool // MLflow's service account assumes the IRSA role on aws
+	}{
+		{"local", 1, false},
+		{"gpu-training", 0, true},
+		{"production", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.blueprint, func(t *testing.T) {
+			p := planVariant(t, tt.blueprint, nil)
+			namespaces := map[string]bool{}
+			for _, ns := range p.Graph.ByType("kubernetes:core/v1:Namespace") {
+				namespaces[fmt.Sprint(get(ns.Inputs, "metadata", "name"))] = true
+			}
+			for _, want := range []string{"plinth-gpu", "plinth-tracking", "plinth-monitoring"} {
+				if !namespaces[want] {
+					t.Errorf("namespace %s missing (have %v)", want, namespaces)
+				}
+			}
+			if n := len(p.Graph.ByType("kubernetes:apps/v1:StatefulSet")); n != tt.statefulSets {
+				t.Errorf("%d StatefulSets, want %d", n, tt.statefulSets)
+			}
+			// The device plugin runs only on the blueprint's GPU pools.
+			pools := map[string]bool{}
+			for _, pool := range p.Env.Spec.GPUNodePools {
+				pools[pool.Name] = true
+			}
+			plugins := 0
+			for _, ds := range p.Graph.ByType("kubernetes:apps/v1:DaemonSet") {
+				name := fmt.Sprint(get(ds.Inputs, "metadata", "name"))
+				if len(name) < len("nvidia-device-plugin") || name[:len("nvidia-device-plugin")] != "nvidia-device-plugin" {
+					continue
+				}
+				plugins++
+				terms, _ := get(ds.Inputs, "spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms").([]any)
+				if len(terms) == 0 {
+					t.Fatalf("%s has no required node affinity", name)
+				}
+				for _, term := range terms {
+					for _, e := range term.(map[string]any)["matchExpressions"].([]any) {
+						expr := e.(map[string]any)
+						if expr["key"] != PoolLabel {
+							continue
+						}
+						for _, v := range expr["values"].([]any) {
+							if !pools[fmt.Sprint(v)] {
+								t.Errorf("%s selects pool %v, not in the blueprint", name, v)
+							}
+						}
+					}
+				}
+			}
+			if plugins != len(pools) {
+				t.Errorf("%d device plugin DaemonSets for %d pools", plugins, len(pools))
+			}
+			var mlflow *plan.Resource
+			for _, d := range p.Graph.ByType("kubernetes:apps/v1:Deployment") {
+				if get(d.Inputs, "metadata", "name") == "mlflow" {
+					mlflow = d
+				}
+			}
+			if mlflow == nil {
+				t.Fatal("no MLflow Deployment")
+			}
+			if got := get(mlflow.Inputs, "metadata", "labels", "plinth.dev/auth"); got != "basic" {
+				t.Errorf("MLflow auth label = %v, want basic", got)
+			}
+			irsa := false
+			for _, sa := range p.Graph.ByType("kubernetes:core/v1:ServiceAccount") {
+				if get(sa.Inputs, "metadata", "annotations", "eks.amazonaws.com/role-arn") != nil {
+					irsa = true
+				}
+			}
+			if irsa != tt.irsa {
+				t.Errorf("IRSA annotation present = %v, want %v", irsa, tt.irsa)
+			}
+			releases := p.Graph.ByType("kubernetes:helm.sh/v3:Release")
+			if len(releases) == 0 {
+				t.Error("no Helm releases (monitoring)")
+			}
+			for _, r := range releases {
+				if v, _ := r.Inputs["version"].(string); v == "" || v == "TODO" {
+					t.Errorf("release %s is not pinned: version %v", r.Name, r.Inputs["version"])
+				}
+			}
+		})
+	}
+}
+
+func TestChartsMirror(t *testing.T) {
+	p := planVariant(t, "gpu-training", map[string]any{"spec.charts.repository": "https://charts.mirror.example.internal"})
+	for _, r := range p.Graph.ByType("kubernetes:helm.sh/v3:Release") {
+		repo := get(r.Inputs, "repositoryOpts", "repo")
+		chart := fmt.Sprint(r.Inputs["chart"])
+		if repo != "https://charts.mirror.example.internal" {
+			t.Errorf("release %s: repository %v, chart %s; want the mirror", r.Name, repo, chart)
+		}
 	}
 }

@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 
@@ -30,6 +32,20 @@ func PlanOffline(cfg BlueprintConfig, values map[string]string, secretKeys []str
 	env, err := cfg.Load(cat)
 	if err != nil {
 		return nil, err
+	}
+	// Secrets cannot be read offline: every secret the program needs that
+	// the stack config does not hold is a placeholder, marked secret.
+	values = maps.Clone(values)
+	if values == nil {
+		values = map[string]string{}
+	}
+	secretKeys = slices.Clone(secretKeys)
+	generated, given := RequiredSecrets(env)
+	for _, key := range append(generated, given...) {
+		if _, ok := values[key]; !ok {
+			values[key] = SecretPlaceholder
+			secretKeys = append(secretKeys, key)
+		}
 	}
 	invoke := func(token string, args resource.PropertyMap) (resource.PropertyMap, error) {
 		if token != getAvailabilityZones {

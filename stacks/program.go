@@ -102,9 +102,11 @@ func LoadBlueprint(ctx *pulumi.Context) (*blueprints.Environment, error) {
 
 // Program is the Pulumi program of a Plinth environment. It loads the
 // blueprint from the stack config, validates it, composes the layers the
-// provider calls for, and exports what was built. On provider aws that is
-// the AWS layer (network, EKS, GPU pools, buckets, registry, tracking
-// database); the Kubernetes layer lands next.
+// provider calls for, and exports what was built: on provider aws the AWS
+// layer (network, EKS, GPU pools, buckets, registry, tracking database) and
+// then the Kubernetes layer on the new cluster; on provider kubernetes the
+// Kubernetes layer (GPU enablement, MLflow, monitoring, CI runners) on the
+// existing cluster.
 func Program(ctx *pulumi.Context) error {
 	env, err := LoadBlueprint(ctx)
 	if err != nil {
@@ -113,7 +115,14 @@ func Program(ctx *pulumi.Context) error {
 	ctx.Export("environment", pulumi.String(env.Metadata.Name))
 	ctx.Export("provider", pulumi.String(env.Spec.Provider))
 	ctx.Export("environmentClass", pulumi.String(env.Class()))
-	if env.Spec.Provider != blueprints.ProviderAWS {
+	if env.Spec.Provider == blueprints.ProviderKubernetes {
+		provider, err := KubernetesProvider(ctx, env)
+		if err != nil {
+			return err
+		}
+		if err := ComposeKubernetes(ctx, env, provider, nil); err != nil {
+			return fmt.Errorf("environment %s: %w", env.Metadata.Name, err)
+		}
 		return nil
 	}
 	ctx.Export("region", pulumi.String(env.Spec.Region))
@@ -126,6 +135,9 @@ func Program(ctx *pulumi.Context) error {
 		return fmt.Errorf("environment %s: %w", env.Metadata.Name, err)
 	}
 	layer.Export(ctx)
+	if err := ComposeKubernetes(ctx, env, layer.Cluster.Provider, layer); err != nil {
+		return fmt.Errorf("environment %s: %w", env.Metadata.Name, err)
+	}
 	return nil
 }
 

@@ -28,8 +28,10 @@ type Pins struct {
 	MLflow struct {
 		// Default is used when a blueprint does not set tracking.version.
 		Default string `yaml:"default" json:"default"`
-		// Image is the server image repository; the tag is v<version>.
+		// Image is the server image repository.
 		Image string `yaml:"image" json:"image"`
+		// TagSuffix follows v<version> in the image tag.
+		TagSuffix string `yaml:"tagSuffix" json:"tagSuffix"`
 	} `yaml:"mlflow" json:"mlflow"`
 	// EKS holds the node AMI types and core add-on versions.
 	EKS struct {
@@ -72,6 +74,11 @@ type Image struct {
 	Repository string `yaml:"repository" json:"repository"`
 	// Tag is the exact image tag.
 	Tag string `yaml:"tag" json:"tag"`
+}
+
+// MLflowImage is the pinned MLflow server image for a version.
+func (p Pins) MLflowImage(version string) string {
+	return p.MLflow.Image + ":v" + version + p.MLflow.TagSuffix
 }
 
 // Ref is repository:tag.

@@ -218,9 +218,6 @@ func runPlan(opts *planOptions) error {
 	if p.Env.Spec.Provider == blueprints.ProviderAWS {
 		out.Notes = append(out.Notes, "availability zones come from the region catalogue offline; at deploy time EC2 answers")
 	}
-	if p.Env.Spec.Provider == blueprints.ProviderKubernetes {
-		out.Notes = append(out.Notes, "provider kubernetes: the Kubernetes layer (tracking, monitoring, GPU enablement, CI runners) is not in this release, so nothing is planned yet")
-	}
 	if opts.Global.json() {
 		if err := writeJSON(opts.IO.Out, out); err != nil {
 			return err

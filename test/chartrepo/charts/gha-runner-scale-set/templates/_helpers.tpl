@@ -1,0 +1,45 @@
+{{/*
+plinth-test.value prints the value at a dotted path of a map (list MAP
+"a.b.c"): a string as is, a missing value as "", anything else as JSON.
+Every map on the way may be missing.
+*/}}
+{{- define "plinth-test.value" -}}
+{{- $v := index . 0 -}}
+{{- $found := true -}}
+{{- range $k := splitList "." (index . 1) -}}
+{{- if and $found (kindIs "map" $v) (hasKey $v $k) -}}
+{{- $v = index $v $k -}}
+{{- else -}}
+{{- $found = false -}}
+{{- end -}}
+{{- end -}}
+{{- if not $found -}}
+{{- else if kindIs "string" $v -}}
+{{- $v -}}
+{{- else if not (kindIs "invalid" $v) -}}
+{{- toJson $v -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "plinth-test.labels" -}}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: {{ .Chart.Name }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+plinth.dev/test-chart: {{ .Chart.Name }}
+{{- end -}}
+
+{{/* Upstream: gha-runner-scale-set.scale-set-name. */}}
+{{- define "gha-runner-scale-set.scale-set-name" -}}
+{{- .Values.runnerScaleSetName | default .Release.Name -}}
+{{- end -}}
+
+{{/* githubConfigSecret as recorded: a Secret name, or the keys of inline credentials. */}}
+{{- define "gha-runner-scale-set.github-secret" -}}
+{{- $s := .Values.githubConfigSecret -}}
+{{- if kindIs "map" $s -}}
+{{- toJson (dict "inline" (keys $s | sortAlpha)) -}}
+{{- else if kindIs "string" $s -}}
+{{- $s -}}
+{{- end -}}
+{{- end -}}
