@@ -1,0 +1,54 @@
+package engine
+
+import (
+	"context"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+)
+
+// Up deploys the stack: it creates the stack when new, generates missing
+// passwords, refreshes (so drift is repaired) and applies the program. A
+// re-run after an interrupted Up converges (see the package doc).
+func Up(ctx context.Context, opts Options) (*Result, error) {
+	start := time.Now()
+	s, err := open(ctx, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.ensureSecrets(ctx); err != nil {
+		return nil, interrupted(ctx, "up", s.opts.Stack, err)
+	}
+	s.out.printf("up: stack %s, backend %s\n", s.opts.Stack, s.opts.Backend)
+	t := newTracker(s.progress(), false, false)
+	ch := make(chan events.EngineEvent)
+	t.consume(ch)
+	res, err := s.stack.Up(ctx, upOptions(s.opts, ch)...)
+	t.finish()
+	if err != nil {
+		return nil, s.failed(ctx, "up", t, err)
+	}
+	r := &Result{Outputs: maskOutputs(res.Outputs), Drifted: t.drifted}
+	switch {
+	case res.Summary.ResourceChanges != nil:
+		r.Changes = changes(*res.Summary.ResourceChanges)
+	case t.summary != nil:
+		r.Changes = changes(t.summary.ResourceChanges)
+	default:
+		r.Changes = changes(map[string]int(nil))
+	}
+	r.Duration = time.Since(start)
+	s.out.printf("%s", summaryLine("up", s.opts.Stack, r, false))
+	return r, nil
+}
+
+// upOptions are the options of the engine's update: refresh first, the
+// event stream, the policy packs.
+func upOptions(o Options, ch chan<- events.EngineEvent) []optup.Option {
+	opts := []optup.Option{optup.Refresh(), optup.EventStreams(ch), optup.UserAgent(userAgent)}
+	if len(o.PolicyPacks) > 0 {
+		opts = append(opts, optup.PolicyPacks(o.PolicyPacks...))
+	}
+	return opts
+}
