@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -196,11 +197,12 @@ func writeEngineResult(o *engineOptions, eo engine.Options, op string, r *engine
 	}
 	w := o.IO.Out
 	var parts []string
-	for _, k := range []string{"create", "update", "replace", "delete", "same"} {
+	always := []string{"create", "update", "replace", "delete", "same"}
+	for _, k := range always {
 		parts = append(parts, fmt.Sprintf("%s %d", k, r.Changes[k]))
 	}
 	for _, k := range sortedKeys(r.Changes) {
-		if !strings.Contains("create update replace delete same", k) && r.Changes[k] > 0 {
+		if !slices.Contains(always, k) && r.Changes[k] > 0 {
 			parts = append(parts, fmt.Sprintf("%s %d", k, r.Changes[k]))
 		}
 	}
