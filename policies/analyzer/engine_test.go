@@ -21,7 +21,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/plinth-dev/plinth/test/localcluster"
-	"github.com/plinth-dev/plinth/test/toolchain"
 )
 
 // TestPulumiEngine runs the policy pack binary inside the real Pulumi engine
@@ -256,33 +255,10 @@ func TestPulumiEngine(t *testing.T) {
 	})
 }
 
-// requireToolchain returns the pulumi binary and a PULUMI_HOME holding the
-// kubernetes provider plugin, or skips the test.
+// requireToolchain skips the test unless the real engine can run here.
 func requireToolchain(t *testing.T) (pulumiBin, home string) {
 	t.Helper()
-	const why = "toolchain not built: run `make tools`"
-	pulumiBin, err := toolchain.Path(toolchain.Pulumi)
-	if err != nil {
-		if pulumiBin, err = exec.LookPath("pulumi"); err != nil {
-			t.Skipf("%s (pulumi not found in %s or on PATH)", why, toolchain.CacheDir())
-		}
-	}
-	home = os.Getenv("PULUMI_HOME")
-	if home == "" {
-		home = toolchain.PulumiHome()
-	}
-	v, err := toolchain.Version(toolchain.PulumiResourceKubernetes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plugin := filepath.Join(home, "plugins", "resource-kubernetes-v"+strings.TrimPrefix(v, "v"))
-	if _, err := os.Stat(plugin); err != nil {
-		t.Skipf("%s (the kubernetes provider plugin %s is not installed in PULUMI_HOME %s)", why, v, home)
-	}
-	if missing := localcluster.MissingTools("", ""); len(missing) > 0 {
-		t.Skipf("%s (%s missing for the local control plane)", why, strings.Join(missing, ", "))
-	}
-	return pulumiBin, home
+	return localcluster.RequireEngine(t)
 }
 
 // buildPack builds cmd/plinth-policy-pack.

@@ -13,7 +13,6 @@ import (
 	"maps"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -33,7 +32,6 @@ import (
 	"github.com/plinth-dev/plinth/blueprints/versions"
 	"github.com/plinth-dev/plinth/test/chartrepo"
 	"github.com/plinth-dev/plinth/test/localcluster"
-	"github.com/plinth-dev/plinth/test/toolchain"
 )
 
 // index is index.yaml as a client reads it, decoded independently of the
@@ -515,32 +513,8 @@ func expect(t *testing.T, chart string, data, want map[string]string) {
 	}
 }
 
-// requireToolchain skips the test, saying why, unless the pinned pulumi
-// CLI, the kubernetes provider plugin and the control plane binaries are
-// built (`make tools`).
+// requireToolchain skips the test unless the real engine can run here.
 func requireToolchain(t *testing.T) (pulumiBin, home string) {
 	t.Helper()
-	const why = "toolchain not built: run `make tools`"
-	pulumiBin, err := toolchain.Path(toolchain.Pulumi)
-	if err != nil {
-		if pulumiBin, err = exec.LookPath("pulumi"); err != nil {
-			t.Skipf("%s (pulumi not found in %s or on PATH)", why, toolchain.CacheDir())
-		}
-	}
-	home = os.Getenv("PULUMI_HOME")
-	if home == "" {
-		home = toolchain.PulumiHome()
-	}
-	v, err := toolchain.Version(toolchain.PulumiResourceKubernetes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plugin := filepath.Join(home, "plugins", "resource-kubernetes-v"+strings.TrimPrefix(v, "v"))
-	if _, err := os.Stat(plugin); err != nil {
-		t.Skipf("%s (the kubernetes provider plugin %s is not installed in PULUMI_HOME %s)", why, v, home)
-	}
-	if missing := localcluster.MissingTools("", ""); len(missing) > 0 {
-		t.Skipf("%s (%s missing for the local control plane)", why, strings.Join(missing, ", "))
-	}
-	return pulumiBin, home
+	return localcluster.RequireEngine(t)
 }
