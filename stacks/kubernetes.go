@@ -11,6 +11,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 
 	"github.com/plinth-dev/plinth/blueprints"
+	"github.com/plinth-dev/plinth/components/charts"
 	"github.com/plinth-dev/plinth/components/cirunners"
 	"github.com/plinth-dev/plinth/components/gpu"
 	"github.com/plinth-dev/plinth/components/monitoring"
@@ -32,6 +33,19 @@ const (
 
 // ConfigChartsRepository overrides spec.charts.repository per stack.
 const ConfigChartsRepository = "plinth:chartsRepository"
+
+// ConfigRenderDirectory, when set, makes the Kubernetes layer render to
+// YAML files under that directory instead of reaching a cluster (the
+// provider's renderYamlToDirectory; charts are templated into plain
+// resources). `plinth render` sets it on a throwaway stack; provider
+// kubernetes only.
+const ConfigRenderDirectory = "plinth:renderDirectory"
+
+// renderDirectory is the ConfigRenderDirectory of the running stack ("" when unset).
+func renderDirectory(ctx *pulumi.Context) string {
+	v, _ := ctx.GetConfig(ConfigRenderDirectory)
+	return v
+}
 
 // RequiredSecrets lists the stack config secrets env needs: generated ones
 // (passwords) and given ones (CI runner tokens).
@@ -77,6 +91,13 @@ func secret(ctx *pulumi.Context, key string) (pulumi.StringOutput, error) {
 // usual KUBECONFIG / ~/.kube/config.
 func KubernetesProvider(ctx *pulumi.Context, env *blueprints.Environment) (*kubernetes.Provider, error) {
 	args := &kubernetes.ProviderArgs{}
+	if dir := renderDirectory(ctx); dir != "" {
+		// The provider refuses a kubeconfig with renderYamlToDirectory;
+		// plinth render points KUBECONFIG at no cluster, so that the
+		// output depends only on the blueprint.
+		args.RenderYamlToDirectory = pulumi.String(dir)
+		return kubernetes.NewProvider(ctx, env.Metadata.Name+"-k8s", args)
+	}
 	if c := env.Spec.Cluster; c != nil {
 		if c.Kubeconfig != "" {
 			path := c.Kubeconfig
@@ -114,6 +135,10 @@ func ComposeKubernetes(ctx *pulumi.Context, env *blueprints.Environment, provide
 	if v, ok := ctx.GetConfig(ConfigChartsRepository); ok && v != "" {
 		mirror = v
 	}
+	chartMode := charts.ModeRelease
+	if renderDirectory(ctx) != "" {
+		chartMode = charts.ModeTemplate
+	}
 
 	var monitoringLabels map[string]string
 	if m := s.Monitoring; m.IsEnabled() {
@@ -124,6 +149,7 @@ func ComposeKubernetes(ctx *pulumi.Context, env *blueprints.Environment, provide
 		args := &monitoring.MonitoringArgs{
 			Environment:          name,
 			ChartsMirror:         mirror,
+			ChartMode:            chartMode,
 			Retention:            m.Prometheus.Retention,
 			StorageGiB:           *m.Prometheus.StorageGiB,
 			Dashboards:           m.Grafana.Dashboards,
@@ -219,7 +245,7 @@ func ComposeKubernetes(ctx *pulumi.Context, env *blueprints.Environment, provide
 				runners[i].GPUTolerations = runnerTolerations(p.Taints)
 			}
 		}
-		if _, err := cirunners.NewCIRunners(ctx, name, &cirunners.CIRunnersArgs{Environment: name, ChartsMirror: mirror, Runners: runners}, opts...); err != nil {
+		if _, err := cirunners.NewCIRunners(ctx, name, &cirunners.CIRunnersArgs{Environment: name, ChartsMirror: mirror, ChartMode: chartMode, Runners: runners}, opts...); err != nil {
 			return err
 		}
 	}

@@ -125,6 +125,9 @@ func Program(ctx *pulumi.Context) error {
 		}
 		return nil
 	}
+	if dir := renderDirectory(ctx); dir != "" {
+		return fmt.Errorf("environment %s: %s is set, but only provider kubernetes can be rendered: on provider aws the Kubernetes layer needs the AWS layer's outputs (cluster, roles, database); deploy with plinth up instead", env.Metadata.Name, ConfigRenderDirectory)
+	}
 	ctx.Export("region", pulumi.String(env.Spec.Region))
 	cat, err := catalog.Default()
 	if err != nil {

@@ -14,7 +14,6 @@ import (
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	networkingv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/networking/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -112,6 +111,9 @@ type CIRunnersArgs struct {
 	Environment string
 	// ChartsMirror replaces the chart repositories (oci:// or http(s)://).
 	ChartsMirror string
+	// ChartMode is how the charts are installed: Helm releases (the
+	// default) or templated into plain resources (for rendering).
+	ChartMode charts.Mode
 	// Runners are the runner sets; at least one.
 	Runners []Runner
 }
@@ -386,9 +388,9 @@ func secretToken(r Runner) pulumi.StringOutput {
 }
 
 // release installs ref as release in the namespace, after it and deps.
-func (b *builder) release(logical, release string, ref charts.Ref, values pulumi.Map, deps ...pulumi.Resource) (*helmv3.Release, error) {
+func (b *builder) release(logical, release string, ref charts.Ref, values pulumi.Map, deps ...pulumi.Resource) (pulumi.Resource, error) {
 	deps = append([]pulumi.Resource{b.ns}, deps...)
-	rel, err := helmv3.NewRelease(b.ctx, b.name+"-"+logical, ref.ReleaseArgs(release, b.args.Namespace, values),
+	rel, err := charts.Install(b.ctx, b.name+"-"+logical, ref, release, b.args.Namespace, values, b.args.ChartMode,
 		pulumi.Parent(b.comp), pulumi.DependsOn(deps))
 	if err != nil {
 		return nil, fmt.Errorf("ci runners %s: %s: %w", b.name, logical, err)

@@ -17,7 +17,6 @@ import (
 	"strings"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -87,6 +86,9 @@ type MonitoringArgs struct {
 	Environment string
 	// ChartsMirror replaces the chart repository (oci:// or http(s)://).
 	ChartsMirror string
+	// ChartMode is how kube-prometheus-stack is installed: a Helm release
+	// (the default) or templated into plain resources (for rendering).
+	ChartMode charts.Mode
 	// Retention is how long Prometheus keeps metrics, a Prometheus
 	// duration such as 15d (default 15d).
 	Retention string
@@ -133,10 +135,11 @@ type Monitoring struct {
 	ServiceMonitorLabels map[string]string
 	// Chart is the kube-prometheus-stack chart installed.
 	Chart charts.Ref
-	// Release is the kube-prometheus-stack release, which installs the
+	// Release is the kube-prometheus-stack release (a helm/v3 Release, or
+	// a helm/v4 Chart in charts.ModeTemplate), which installs the
 	// Prometheus operator's CRDs: objects of those kinds made elsewhere
 	// (ServiceMonitors, PrometheusRules) should DependsOn it.
-	Release *helmv3.Release
+	Release pulumi.Resource
 }
 
 // ServiceMonitorLabels are the labels Prometheus selects monitors and
@@ -290,8 +293,7 @@ func NewMonitoring(ctx *pulumi.Context, name string, args *MonitoringArgs, opts 
 		return nil, fmt.Errorf("monitoring %s: grafana admin secret: %w", name, err)
 	}
 
-	release, err := helmv3.NewRelease(ctx, name+"-kube-prometheus-stack",
-		ref.ReleaseArgs(ReleaseName, s.Namespace, stackValues(s)),
+	release, err := charts.Install(ctx, name+"-kube-prometheus-stack", ref, ReleaseName, s.Namespace, stackValues(s), s.ChartMode,
 		parent, pulumi.DependsOn([]pulumi.Resource{ns, nodeNS, adminSecret}))
 	if err != nil {
 		return nil, fmt.Errorf("monitoring %s: kube-prometheus-stack: %w", name, err)

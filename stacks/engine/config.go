@@ -96,6 +96,15 @@ func (s *session) ensureSecrets(ctx context.Context) error {
 			toGenerate = append(toGenerate, k)
 		}
 	}
+	if len(missingGiven) > 0 && s.opts.placeholderSecrets {
+		for _, k := range missingGiven {
+			if err := s.setSecret(ctx, k, PlaceholderSecret); err != nil {
+				return err
+			}
+			s.current[k] = auto.ConfigValue{Value: PlaceholderSecret, Secret: true}
+		}
+		missingGiven = nil
+	}
 	if len(missingGiven) > 0 {
 		return &MissingSecretError{Stack: s.opts.Stack, Keys: missingGiven, WorkDir: s.workDir, Backend: s.opts.Backend}
 	}

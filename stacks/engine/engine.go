@@ -76,6 +76,13 @@ type Options struct {
 	// PolicyPacks are policy packs (directories or executables) Preview and
 	// Up run; relative paths are taken from the working directory.
 	PolicyPacks []string
+
+	// placeholderSecrets sets the secrets Plinth cannot generate (CI
+	// runner tokens) to PlaceholderSecret when missing, instead of
+	// failing: for Render's throwaway stack.
+	placeholderSecrets bool
+	// env are more environment variables of every CLI run.
+	env map[string]string
 }
 
 // Result is what an operation did.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,6 +110,7 @@ func prepare(ctx context.Context, opts Options, create bool) (*session, error) {
 		return nil, err
 	}
 	s.envVars = workspaceEnv(o.Backend, passphrase)
+	maps.Copy(s.envVars, o.env)
 	wsOpts := []auto.LocalWorkspaceOption{
 		auto.WorkDir(s.workDir),
 		auto.Pulumi(s.cli),
