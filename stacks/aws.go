@@ -55,7 +55,9 @@ type AWS struct {
 
 // ComposeAWS builds the AWS layer of env: network, EKS cluster, GPU node
 // pools, buckets, registry and the tracking database, wired through each
-// other's outputs.
+// other's outputs. On an existing network named by a Terraform landing zone
+// (spec.network.existing.fromTerraform) the ids are read from its outputs
+// (LandingZone) when the program runs.
 func ComposeAWS(ctx *pulumi.Context, env *blueprints.Environment, cat *catalog.Catalog) (*AWS, error) {
 	name := env.Metadata.Name
 	s := env.Spec
@@ -66,10 +68,15 @@ func ComposeAWS(ctx *pulumi.Context, env *blueprints.Environment, cat *catalog.C
 
 	netArgs := &network.NetworkArgs{ClusterName: name, Tags: tags}
 	if x := s.Network.Existing; x != nil {
-		if x.FromTerraform != nil {
-			return nil, errors.New("spec.network.existing.fromTerraform: reading a Terraform landing zone is not available in this release; give vpcId and privateSubnetIds instead")
-		}
 		netArgs.Existing = &network.ExistingNetwork{VpcID: x.VPCID, PrivateSubnetIDs: x.PrivateSubnetIDs, PublicSubnetIDs: x.PublicSubnetIDs}
+		if x.FromTerraform != nil {
+			// The ids are the landing zone's Terraform outputs, read now.
+			lz, err := LandingZone(ctx.Context(), env)
+			if err != nil {
+				return nil, err
+			}
+			netArgs.Existing = &network.ExistingNetwork{VpcID: lz.VPCID, PrivateSubnetIDs: lz.PrivateSubnetIDs, PublicSubnetIDs: lz.PublicSubnetIDs}
+		}
 	} else {
 		netArgs.CIDR = s.Network.CIDR
 		netArgs.AvailabilityZones = s.Network.AvailabilityZones.Names

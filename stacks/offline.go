@@ -1,6 +1,7 @@
 package stacks
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"slices"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/plinth-dev/plinth/blueprints"
 	"github.com/plinth-dev/plinth/blueprints/catalog"
+	"github.com/plinth-dev/plinth/stacks/landingzone"
 	"github.com/plinth-dev/plinth/stacks/plan"
 )
 
@@ -21,6 +23,9 @@ type OfflinePlan struct {
 	Env *blueprints.Environment
 	// Graph is every resource the program would create.
 	Graph *plan.Graph
+	// LandingZone is the network read from a Terraform landing zone, with
+	// where each value came from (nil when the blueprint names none).
+	LandingZone *landingzone.Network
 }
 
 // PlanOffline runs Program under Pulumi mocks for a stack config: no cloud,
@@ -30,6 +35,12 @@ type OfflinePlan struct {
 // EC2 answers it).
 func PlanOffline(cfg BlueprintConfig, values map[string]string, secretKeys []string, cat *catalog.Catalog) (*OfflinePlan, error) {
 	env, err := cfg.Load(cat)
+	if err != nil {
+		return nil, err
+	}
+	// Read here too, so that errors come out positioned and the plan can
+	// show where the network's ids came from.
+	lz, err := LandingZone(context.Background(), env)
 	if err != nil {
 		return nil, err
 	}
@@ -76,5 +87,5 @@ func PlanOffline(cfg BlueprintConfig, values map[string]string, secretKeys []str
 	if err != nil {
 		return nil, fmt.Errorf("plan %s: %w", env.Metadata.Name, err)
 	}
-	return &OfflinePlan{Env: env, Graph: g}, nil
+	return &OfflinePlan{Env: env, Graph: g, LandingZone: lz}, nil
 }

@@ -75,6 +75,7 @@ type planJSON struct {
 	Class         string           `json:"environmentClass"`
 	Stack         string           `json:"stack"`
 	Blueprint     string           `json:"blueprint"`
+	LandingZone   *planLandingZone `json:"landingZone,omitempty"`
 	Versions      versions.Pins    `json:"versions"`
 	ResourceCount int              `json:"resourceCount"`
 	CountsByType  map[string]int   `json:"countsByType"`
@@ -209,6 +210,7 @@ func runPlan(opts *planOptions) error {
 		CountsByType:  p.Graph.CountByType(),
 		Resources:     res,
 		Invokes:       p.Graph.Invokes,
+		LandingZone:   landingZoneJSON(op.root, p),
 		Policy: &planPolicy{
 			Mandatory:  checked.report.Mandatory(),
 			Advisory:   checked.report.Advisory(),
@@ -265,6 +267,8 @@ func printPlan(w io.Writer, p planJSON) {
 			fmt.Fprintf(w, "  add-on %v %v\n", r.Inputs["addonName"], r.Inputs["addonVersion"])
 		}
 	}
+
+	printLandingZone(w, p.LandingZone)
 
 	if len(p.Resources) > 0 {
 		fmt.Fprintln(w, "\nresources, by component")
