@@ -11,6 +11,17 @@
 // optup.PolicyPacks / optpreview.PolicyPacks. See package
 // github.com/plinth-dev/plinth/policies/analyzer for what it reports and how
 // it is configured.
+//
+// Custom Rego rules (as `plinth policy check --rules DIR` runs them offline)
+// are evaluated too when the engine's environment has PLINTH_POLICY_RULES
+// set to their directory, or when the policy pack config names it:
+//
+//	PLINTH_POLICY_RULES=policies/rego/examples pulumi up --policy-pack ./bin/plinth-policy-pack
+//	pulumi up --policy-pack ./bin/plinth-policy-pack --policy-pack-config policy.json
+//	    # policy.json: {"plinth.rules": {"dir": "policies/rego/examples"}}
+//
+// A rule that does not compile stops the pack before the engine does
+// anything, with the file and line.
 package main
 
 import (
@@ -28,7 +39,8 @@ func main() {
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
 		case "-h", "-help", "--help":
-			fmt.Printf("%s is a Pulumi policy pack, started by the engine:\n\n  pulumi preview --policy-pack %s\n  pulumi up --policy-pack %s [--policy-pack-config policy.json]\n", os.Args[0], os.Args[0], os.Args[0])
+			fmt.Printf("%s is a Pulumi policy pack, started by the engine:\n\n  pulumi preview --policy-pack %s\n  pulumi up --policy-pack %s [--policy-pack-config policy.json]\n\nCustom Rego rules: %s=DIR in the engine's environment, or {\"%s\": {\"dir\": \"DIR\"}} in policy.json.\n",
+				os.Args[0], os.Args[0], os.Args[0], analyzer.EnvRules, analyzer.RulesPolicy)
 			return
 		case "-version", "--version":
 			fmt.Println(version)
@@ -36,7 +48,8 @@ func main() {
 		}
 	}
 	// Any other argument is the engine's address, which the pack does not need.
-	if err := analyzer.Main(analyzer.Options{Version: version}); err != nil {
+	opts := analyzer.Options{Version: version, RulesDir: os.Getenv(analyzer.EnvRules)}
+	if err := analyzer.Main(opts); err != nil {
 		fmt.Fprintf(os.Stderr, "plinth-policy-pack: %v\n", err)
 		os.Exit(1)
 	}

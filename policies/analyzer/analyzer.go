@@ -34,6 +34,26 @@
 // config file sets another; only a level different from the advertised one
 // overrides the class default, so a file that repeats the advertised level
 // does not pin it when the resources later turn out to be of another class.
+//
+// Custom rules. Rego rules (package policies/rego, the rules `plinth policy
+// check --rules DIR` evaluates offline) run in the pack too, from the
+// directory in Options.RulesDir (cmd/plinth-policy-pack reads
+// $PLINTH_POLICY_RULES) or the one the policy pack config names:
+// {"plinth.rules": {"dir": "policies/rego/examples"}} (relative to the
+// directory the engine runs in, the project's). The pseudo-policy
+// plinth.rules carries that setting; its enforcement only switches the
+// rules off (disabled): each violation keeps the enforcement and severity
+// its rule gives it, as offline. A rule that does not compile fails the
+// pack at start or at Configure, naming the file and line; a rule that
+// fails to evaluate fails the Analyze call: never a silent pass. Rules
+// evaluate on the same neutral view as the built-in policies, with the
+// environment learnt from the stack and the resources (class as above,
+// name from the resources' plinth:environment tag or plinth.dev/environment
+// label, region from aws:region), so for the same resources they report
+// what `plinth policy check --rules` reports. Entries of scope resource are
+// evaluated in Analyze on the analyzed resource alone (a mandatory one stops
+// it before it is created); every entry is evaluated in AnalyzeStack on
+// every resource, and what Analyze reported is not repeated.
 package analyzer
 
 import (
@@ -55,6 +75,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/plinth-dev/plinth/policies"
+	"github.com/plinth-dev/plinth/policies/rego"
 )
 
 // Defaults of Options.
@@ -70,6 +91,14 @@ const (
 // class and pack settings, and which reports resources whose environment
 // tags disagree (advisory by default).
 const MetaPolicy = "plinth.environment"
+
+// RulesPolicy is the pseudo-policy whose config names a directory of custom
+// Rego rules (dir) and whose enforcement, disabled, switches them off.
+const RulesPolicy = "plinth.rules"
+
+// EnvRules is the environment variable from which cmd/plinth-policy-pack
+// reads the directory of custom Rego rules (Options.RulesDir).
+const EnvRules = "PLINTH_POLICY_RULES"
 
 // ConfigPolicies is the stack config key holding a policies.Config as JSON
 // (the key `plinth policy check` reads).
@@ -90,6 +119,9 @@ type Options struct {
 	// Config is the base configuration, under the stack's and the pack
 	// config's.
 	Config *policies.Config
+	// RulesDir is a directory of custom Rego rules to evaluate too (none
+	// when empty); the policy pack config of RulesPolicy can name another.
+	RulesDir string
 }
 
 var packNameRE = regexp.MustCompile(`^[a-zA-Z0-9-_.]{1,100}$`)
@@ -113,19 +145,28 @@ type Server struct {
 	// it: the engine always echoes it back in Configure, so only a
 	// different level there is an override.
 	advertised map[string]policies.Enforcement
+	// baseRules are the custom rules of Options.RulesDir (nil without).
+	baseRules *rego.Rules
+	baseDir   string
 	// Set by Configure.
 	configuredClass string
 	metaEnforcement policies.Enforcement
+	// rules are the custom rules in effect, from rulesDir (nil: none, or
+	// switched off).
+	rules    *rego.Rules
+	rulesDir string
 	// cfg is the configuration in effect; perResource, cumulative and
 	// early are cfg with the policies of other scopes disabled.
 	cfg, perResource, cumulative, early *policies.Config
 	// The deployment under analysis: the resources Analyze saw, in order,
-	// the URNs tagged with each class, the provider, the class of the last
+	// the URNs tagged with each class, the provider, the environment name
+	// (from the first resource tagged with one), the class of the last
 	// Analyze, and the findings reported.
 	seen      []*policies.Resource
 	index     map[string]int
 	tagged    map[string][]string
 	provider  string
+	envName   string
 	lastClass string
 	reported  map[string]bool
 }
@@ -148,7 +189,7 @@ func New(opts Options) (*Server, error) {
 	s.all = policies.Sorted(s.all)
 	s.byID = map[string]*policies.Policy{}
 	for _, p := range s.all {
-		if p.ID() == MetaPolicy || p.ID() == "all" {
+		if p.ID() == MetaPolicy || p.ID() == RulesPolicy || p.ID() == "all" {
 			return nil, fmt.Errorf("policy %s: the name is reserved", p.ID())
 		}
 		s.byID[p.ID()] = p
@@ -156,6 +197,14 @@ func New(opts Options) (*Server, error) {
 	if err := s.base.Check(s.all); err != nil {
 		return nil, fmt.Errorf("policy config: %w", err)
 	}
+	if opts.RulesDir != "" {
+		rules, err := loadRules(opts.RulesDir)
+		if err != nil {
+			return nil, err
+		}
+		s.baseRules, s.baseDir = rules, opts.RulesDir
+	}
+	s.rules, s.rulesDir = s.baseRules, s.baseDir
 	s.metaEnforcement = policies.Advisory
 	s.stackCfg = s.base
 	s.setConfig(s.base)
@@ -188,7 +237,17 @@ func Main(opts Options) error {
 // reset forgets the resources of the previous deployment.
 func (s *Server) reset() {
 	s.seen, s.index, s.tagged, s.reported = nil, map[string]int{}, map[string][]string{}, map[string]bool{}
-	s.provider, s.lastClass = "", ""
+	s.provider, s.envName, s.lastClass = "", "", ""
+}
+
+// loadRules compiles the custom rules of dir; the error names the
+// directory, and the file and line of each compile error.
+func loadRules(dir string) (*rego.Rules, error) {
+	rules, err := rego.Load(dir)
+	if err != nil {
+		return nil, fmt.Errorf("custom rules in %s: %w", dir, err)
+	}
+	return rules, nil
 }
 
 // setConfig puts cfg in effect.
@@ -295,6 +354,22 @@ func (s *Server) GetAnalyzerInfo(context.Context, *emptypb.Empty) (*pulumirpc.An
 		PolicyType:       pulumirpc.PolicyType_POLICY_TYPE_STACK,
 		Severity:         pulumirpc.PolicySeverity_POLICY_SEVERITY_LOW,
 	})
+	rules, err := rulesSchema()
+	if err != nil {
+		return nil, err
+	}
+	info.Policies = append(info.Policies, &pulumirpc.PolicyInfo{
+		Name:        RulesPolicy,
+		DisplayName: "custom Rego rules",
+		Description: "Custom rules in Rego (data.plinth.deny), as `plinth policy check --rules DIR` evaluates them; each violation is reported as custom.<rule>, with the enforcement and severity its rule gives it. Its config names the directory (dir; default $" + EnvRules + " when the pack started); disabled switches the rules off.",
+		Message:     "See the rule's remediation.",
+		// Only disabled matters: violations carry their rule's enforcement.
+		EnforcementLevel: pulumirpc.EnforcementLevel_ADVISORY,
+		ConfigSchema:     rules,
+		PolicyType:       pulumirpc.PolicyType_POLICY_TYPE_STACK,
+		Severity:         pulumirpc.PolicySeverity_POLICY_SEVERITY_MEDIUM,
+		Tags:             []string{rego.Pack},
+	})
 	for _, p := range s.all {
 		schema, err := settingsSchema(p)
 		if err != nil {
@@ -328,6 +403,7 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureAnalyzerRe
 	defer s.mu.Unlock()
 	over := &policies.Config{Policies: map[string]policies.PolicyConfig{}}
 	class, meta := "", policies.Advisory
+	rules, rulesDir := s.baseRules, s.baseDir
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(req.GetPolicyConfig())) {
 		pc := req.GetPolicyConfig()[name]
@@ -348,6 +424,21 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureAnalyzerRe
 				continue
 			}
 			class, over.Packs = c, packs
+		case name == RulesPolicy:
+			dir, err := rulesConfig(props)
+			switch {
+			case err != nil:
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			case level == policies.Disabled:
+				rules, rulesDir = nil, ""
+			case dir != "":
+				r, err := loadRules(dir)
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", name, err))
+					continue
+				}
+				rules, rulesDir = r, dir
+			}
 		case known:
 			var e policies.Enforcement
 			if level != s.advertised[name] {
@@ -369,6 +460,7 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureAnalyzerRe
 	}
 	s.setConfig(cfg)
 	s.configuredClass, s.metaEnforcement = class, meta
+	s.rules, s.rulesDir = rules, rulesDir
 	return &emptypb.Empty{}, nil
 }
 
@@ -378,7 +470,7 @@ func (s *Server) Configure(_ context.Context, req *pulumirpc.ConfigureAnalyzerRe
 // engine creates or updates it. When the resource changes the environment
 // class (a stricter environment tag), the PerResource policies run again on
 // every resource so far, and what now weighs more is reported too.
-func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pulumirpc.AnalyzeResponse, error) {
+func (s *Server) Analyze(ctx context.Context, req *pulumirpc.AnalyzeRequest) (*pulumirpc.AnalyzeResponse, error) {
 	r, err := fromAnalyzeRequest(req)
 	if err != nil {
 		return nil, err
@@ -397,8 +489,11 @@ func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pul
 		}
 	}
 	s.provider = environmentProvider(s.provider, pr.Type)
+	if s.envName == "" {
+		s.envName = ResourceEnvironmentName(pr)
+	}
 	cl := classify(s.configuredClass, s.stackTagClass, s.tagged)
-	env := s.environment(cl, s.provider)
+	env := s.environment(cl, s.provider, s.envName)
 	var vs []policies.Violation
 	if s.lastClass != "" && cl.Class != s.lastClass {
 		rep, err := policies.Evaluate(s.all, &policies.Input{Environment: env, Resources: s.seen}, s.early)
@@ -406,6 +501,11 @@ func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pul
 			return nil, err
 		}
 		vs = rep.Violations
+		custom, err := s.customFindings(ctx, env, s.seen, rego.ScopeResource)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, custom...)
 	} else {
 		one, err := policies.Evaluate(s.all, &policies.Input{Environment: env, Resources: []*policies.Resource{pr}}, s.perResource)
 		if err != nil {
@@ -416,6 +516,11 @@ func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pul
 			return nil, err
 		}
 		vs = append(one.Violations, sum.Violations...)
+		custom, err := s.customFindings(ctx, env, []*policies.Resource{pr}, rego.ScopeResource)
+		if err != nil {
+			return nil, err
+		}
+		vs = append(vs, custom...)
 	}
 	s.lastClass = cl.Class
 	var ds []*pulumirpc.AnalyzeDiagnostic
@@ -443,7 +548,7 @@ func (s *Server) Analyze(_ context.Context, req *pulumirpc.AnalyzeRequest) (*pul
 // reports the Stack policies' findings, the other policies' findings that
 // Analyze did not report (a stricter class known only now, a resource
 // Analyze never saw), and MetaPolicy's.
-func (s *Server) AnalyzeStack(_ context.Context, req *pulumirpc.AnalyzeStackRequest) (*pulumirpc.AnalyzeResponse, error) {
+func (s *Server) AnalyzeStack(ctx context.Context, req *pulumirpc.AnalyzeStackRequest) (*pulumirpc.AnalyzeResponse, error) {
 	var rs []*policies.Resource
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -459,17 +564,33 @@ func (s *Server) AnalyzeStack(_ context.Context, req *pulumirpc.AnalyzeStackRequ
 		rs = append(rs, PolicyResource(r))
 	}
 	cl := Classify(s.configuredClass, s.stackTagClass, rs)
-	provider := ""
+	provider, name := "", s.envName
 	for _, r := range rs {
 		provider = environmentProvider(provider, r.Type)
+		if name == "" {
+			name = ResourceEnvironmentName(r)
+		}
 	}
-	rep, err := policies.Evaluate(s.all, &policies.Input{Environment: s.environment(cl, provider), Resources: rs}, s.cfg)
+	env := s.environment(cl, provider, name)
+	rep, err := policies.Evaluate(s.all, &policies.Input{Environment: env, Resources: rs}, s.cfg)
 	if err != nil {
 		return nil, err
 	}
 	var ds []*pulumirpc.AnalyzeDiagnostic
 	for _, v := range rep.Violations {
 		if ScopeOf(s.byID[v.Policy]).Early() && s.reported[key(v)] {
+			continue
+		}
+		s.reported[key(v)] = true
+		ds = append(ds, s.diagnostic(v, v.URN))
+	}
+	// Custom rules: every entry, less what Analyze reported.
+	custom, err := s.customFindings(ctx, env, rs, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, v := range custom {
+		if s.reported[key(v)] {
 			continue
 		}
 		s.reported[key(v)] = true
@@ -489,20 +610,43 @@ func (s *Server) Cancel(context.Context, *emptypb.Empty) (*emptypb.Empty, error)
 	return &emptypb.Empty{}, nil
 }
 
-// environment is what the policies know of the environment.
-func (s *Server) environment(cl Classification, provider string) policies.Environment {
+// environment is what the policies know of the environment: its name is
+// the one the resources are tagged with, else the project's.
+func (s *Server) environment(cl Classification, provider, name string) policies.Environment {
 	class := cl.Class
 	if !validClass(class) {
 		class = policies.ClassProd // cannot happen: Configure and ConfigureStack check
 	}
-	return policies.Environment{Name: s.project, Class: class, Provider: provider, Region: s.region, Stack: s.stack}
+	if name == "" {
+		name = s.project
+	}
+	return policies.Environment{Name: name, Class: class, Provider: provider, Region: s.region, Stack: s.stack}
+}
+
+// customFindings evaluates the custom rules in effect (none: nothing) on
+// rs and returns the violations of the given scope ("": every scope).
+func (s *Server) customFindings(ctx context.Context, env policies.Environment, rs []*policies.Resource, scope string) ([]policies.Violation, error) {
+	if s.rules == nil {
+		return nil, nil
+	}
+	fs, err := s.rules.Findings(ctx, &policies.Input{Environment: env, Resources: rs})
+	if err != nil {
+		return nil, fmt.Errorf("%s (%s): %w", RulesPolicy, s.rulesDir, err)
+	}
+	var out []policies.Violation
+	for _, f := range fs {
+		if scope == "" || f.Scope == scope {
+			out = append(out, f.Violation)
+		}
+	}
+	return out, nil
 }
 
 // key identifies a finding across Analyze and AnalyzeStack: by policy,
-// resource, message and enforcement; a stack-wide finding by policy and
-// enforcement only (its message may count resources).
+// resource, message and enforcement; a stack-wide finding of a built-in
+// policy by policy and enforcement only (its message may count resources).
 func key(v policies.Violation) string {
-	if v.URN == "" {
+	if v.URN == "" && v.Pack != rego.Pack {
 		return v.Policy + "\x00\x00" + string(v.Enforcement)
 	}
 	return v.Policy + "\x00" + v.URN + "\x00" + v.Message + "\x00" + string(v.Enforcement)
@@ -517,6 +661,8 @@ func (s *Server) diagnostic(v policies.Violation, urn string) *pulumirpc.Analyze
 	desc := ""
 	if p := s.byID[v.Policy]; p != nil {
 		desc = p.Description
+	} else if v.Pack == rego.Pack {
+		desc = "Custom Rego rule (" + s.rulesDir + ")."
 	}
 	return &pulumirpc.AnalyzeDiagnostic{
 		PolicyName:        v.Policy,
@@ -642,6 +788,37 @@ func metaConfig(props map[string]any) (class string, packs map[string]policies.E
 		}
 	}
 	return class, packs, nil
+}
+
+// rulesConfig reads RulesPolicy's properties: dir.
+func rulesConfig(props map[string]any) (dir string, err error) {
+	for _, k := range slices.Sorted(maps.Keys(props)) {
+		switch v := props[k]; k {
+		case "dir":
+			s, ok := v.(string)
+			if !ok || strings.TrimSpace(s) == "" {
+				return "", fmt.Errorf("dir must name a directory of .rego files, not %v", v)
+			}
+			dir = s
+		default:
+			return "", fmt.Errorf("no such setting %q; settings: dir", k)
+		}
+	}
+	return dir, nil
+}
+
+// rulesSchema is RulesPolicy's config schema.
+func rulesSchema() (*pulumirpc.PolicyConfigSchema, error) {
+	props, err := structpb.NewStruct(map[string]any{
+		"dir": map[string]any{
+			"type":        "string",
+			"description": "Directory of custom Rego rules (every *.rego file under it but *_test.rego), relative to the directory the engine runs in; default: $" + EnvRules + " of the engine's environment.",
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.PolicyConfigSchema{Properties: props}, nil
 }
 
 // metaSchema is MetaPolicy's config schema.

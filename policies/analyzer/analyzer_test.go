@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/plinth-dev/plinth/policies"
+	"github.com/plinth-dev/plinth/policies/rego"
 )
 
 // The tests drive Server as the engine does, in its order: ConfigureStack,
@@ -64,6 +65,8 @@ type setup struct {
 	// packConfig is the config file: policy → enforcement ("" keeps the
 	// advertised one) and properties.
 	packConfig map[string]packEntry
+	// rulesDir is Options.RulesDir ($PLINTH_POLICY_RULES).
+	rulesDir string
 }
 
 type packEntry struct {
@@ -74,9 +77,9 @@ type packEntry struct {
 
 func newHarness(t testing.TB, st setup) (*harness, error) {
 	t.Helper()
-	s, err := New(Options{})
+	s, err := New(Options{RulesDir: st.rulesDir})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	ctx := context.Background()
 	if _, err := s.Handshake(ctx, &pulumirpc.AnalyzerHandshakeRequest{}); err != nil {
@@ -337,7 +340,7 @@ func TestAnalyzerInfo(t *testing.T) {
 		names = append(names, p.GetName())
 		byName[p.GetName()] = p
 	}
-	want := []string{MetaPolicy}
+	want := []string{MetaPolicy, RulesPolicy}
 	for _, p := range policies.All() {
 		want = append(want, p.ID())
 	}
@@ -366,6 +369,16 @@ func TestAnalyzerInfo(t *testing.T) {
 	}
 	if byName["security.server-auth"].GetPolicyType() != pulumirpc.PolicyType_POLICY_TYPE_STACK {
 		t.Error("server-auth should be a stack policy")
+	}
+	// plinth.rules takes a directory, and is not disabled by default (the
+	// engine echoes the advertised level back, which would switch the
+	// rules off).
+	rules := byName[RulesPolicy]
+	if typ := rules.GetConfigSchema().GetProperties().AsMap()["dir"].(map[string]any)["type"]; typ != "string" {
+		t.Errorf("%s: dir schema type %v", RulesPolicy, typ)
+	}
+	if rules.GetEnforcementLevel() == pulumirpc.EnforcementLevel_DISABLED {
+		t.Errorf("%s advertised disabled", RulesPolicy)
 	}
 
 	// A stack tagged prod advertises the prod defaults.
@@ -572,7 +585,10 @@ func TestConfig(t *testing.T) {
 
 // planFixture is the part of a `plinth plan` JSON the test reads.
 type planFixture struct {
+	Environment      string            `json:"environment"`
 	EnvironmentClass string            `json:"environmentClass"`
+	Provider         string            `json:"provider"`
+	Region           string            `json:"region"`
 	Resources        []fixtureResource `json:"resources"`
 }
 
@@ -585,20 +601,36 @@ type fixtureResource struct {
 	Protect bool           `json:"protect"`
 }
 
+// ruleSets are the custom rules TestEngineViewMatchesPolicyCheck runs in
+// both places, and the custom policies each must find something with (so
+// that the comparison compares something).
+var ruleSets = []struct {
+	name, dir string
+	find      []string
+}{
+	{"no rules", "", nil},
+	{"examples", filepath.Join("..", "rego", "examples"), []string{"custom.bucket-purpose"}},
+	{"test rules", filepath.Join("testdata", "rules"), []string{"custom.image-digest", "custom.namespace-default-deny", "custom.secret-count"}},
+}
+
 // TestEngineViewMatchesPolicyCheck runs plans through the analyzer,
 // resource by resource as the engine registers them, and checks that it
 // reports what `plinth policy check` reports on the whole plan: the same
-// violations with the same enforcement, each exactly once (a stack-wide
-// finding on the resource that tipped it), and that the class comes out of
-// the resources' tags. The plans are the recorded plans of the shipped
-// blueprints and the policy fixtures, each as registered, in reverse order
-// (companions before what they complete) and with every other resource
-// dropped (missing companions, so the Stack policies find something).
+// violations with the same enforcement and severity, each exactly once (a
+// stack-wide finding on the resource that tipped it), and that the class
+// comes out of the resources' tags. It does so without custom rules, and
+// with custom Rego rules evaluated in both places (offline as `plinth policy
+// check --rules` evaluates them: rego.Load, Evaluate, Report.Merge). The
+// plans are the recorded plans of the shipped blueprints and the policy
+// fixtures, each as registered, in reverse order (companions before what
+// they complete) and with every other resource dropped (missing companions,
+// so the Stack policies and the stack-scoped rules find something).
 func TestEngineViewMatchesPolicyCheck(t *testing.T) {
 	files, _ := filepath.Glob(filepath.Join("..", "..", "cmd", "plinth", "testdata", "plan", "*.json"))
+	shipped := len(files)
 	more, _ := filepath.Glob(filepath.Join("..", "testdata", "*.json"))
 	files = append(files, more...)
-	if len(files) == 0 {
+	if shipped == 0 || len(more) == 0 {
 		t.Fatal("no plan fixtures")
 	}
 	variants := []struct {
@@ -621,88 +653,148 @@ func TestEngineViewMatchesPolicyCheck(t *testing.T) {
 			return out
 		}},
 	}
-	total := 0
-	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var p planFixture
-		if err := json.Unmarshal(data, &p); err != nil {
-			t.Fatalf("%s: %v", file, err)
-		}
-		for _, variant := range variants {
-			t.Run(filepath.Base(file)+"/"+variant.name, func(t *testing.T) {
-				fixture := variant.pick(p.Resources)
-				in := &policies.Input{Environment: policies.Environment{Class: p.EnvironmentClass}}
-				var rs []res
-				for _, r := range fixture {
-					in.Resources = append(in.Resources, &policies.Resource{URN: r.URN, Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: r.Inputs, Protect: r.Protect})
-					rs = append(rs, res{typ: r.Type, name: r.Name, inputs: r.Inputs, protect: r.Protect})
+	for _, set := range ruleSets {
+		t.Run(set.name, func(t *testing.T) {
+			var rules *rego.Rules
+			if set.dir != "" {
+				var err error
+				if rules, err = rego.Load(set.dir); err != nil {
+					t.Fatal(err)
 				}
-				want, err := policies.Evaluate(policies.All(), in, nil)
+			}
+			total, custom := 0, map[string]int{}
+			for i, file := range files {
+				data, err := os.ReadFile(file)
 				if err != nil {
 					t.Fatal(err)
 				}
-				total += len(want.Violations)
-
-				// The class comes from the resources' tags; a fixture whose
-				// resources carry none gets it from the stack tag.
-				st := setup{}
-				if cl := Classify("", "", in.Resources); cl.Source == SourceDefault {
-					st.stackTags = map[string]string{TagKey: p.EnvironmentClass}
-				} else if cl.Class != p.EnvironmentClass {
-					t.Errorf("class %s from %s, fixture says %s", cl.Class, cl.Source, p.EnvironmentClass)
+				var p planFixture
+				if err := json.Unmarshal(data, &p); err != nil {
+					t.Fatalf("%s: %v", file, err)
 				}
-				// Fixture URNs are the mock's; the analyzer sees the harness's.
-				h := mustHarness(t, st)
-				toFixture := map[string]string{}
-				for i, r := range rs {
-					toFixture[r.urn()] = fixture[i].URN
-				}
-				var got []*pulumirpc.AnalyzeDiagnostic
-				for _, r := range rs {
-					got = append(got, h.analyze(r)...)
-				}
-				got = append(got, h.analyzeStack(rs...)...)
-
-				// Every diagnostic is a violation policy check reports, once.
-				matched := map[int]bool{}
-				for _, d := range got {
-					if d.GetPolicyName() == MetaPolicy {
-						t.Errorf("plinth.environment: %s", d.GetMessage())
-						continue
-					}
-					msg, _, _ := strings.Cut(d.GetMessage(), "\nRemediation: ")
-					idx := slices.IndexFunc(want.Violations, func(v policies.Violation) bool {
-						if v.Policy != d.GetPolicyName() || rpcEnforcement(v.Enforcement) != d.GetEnforcementLevel() {
-							return false
+				for _, variant := range variants {
+					t.Run(filepath.Base(file)+"/"+variant.name, func(t *testing.T) {
+						n := compareWithPolicyCheck(t, p, variant.pick(p.Resources), rules, set.dir, i < shipped)
+						for policy, k := range n {
+							total += k
+							if strings.HasPrefix(policy, rego.Pack+".") {
+								custom[policy] += k
+							}
 						}
-						if v.URN == "" { // stack-wide: on the stack, or on the resource that tipped it
-							return true
-						}
-						return v.URN == toFixture[d.GetUrn()] && v.Message == msg
 					})
-					switch {
-					case idx < 0:
-						t.Errorf("reported but not by policy check: [%s] %s on %s: %s", d.GetEnforcementLevel(), d.GetPolicyName(), d.GetUrn(), msg)
-					case matched[idx]:
-						t.Errorf("reported twice: [%s] %s on %s: %s", d.GetEnforcementLevel(), d.GetPolicyName(), d.GetUrn(), msg)
-					}
-					matched[idx] = true
 				}
-				for i, v := range want.Violations {
-					if !matched[i] {
-						t.Errorf("policy check reports [%s] %s on %s: %s; the analyzer did not", v.Enforcement, v.Policy, v.URN, v.Message)
-					}
+			}
+			if total == 0 && !t.Failed() {
+				t.Error("no fixture has violations: the test compares nothing")
+			}
+			for _, policy := range set.find {
+				if custom[policy] == 0 {
+					t.Errorf("%s found nothing in any fixture: the test compares nothing for it", policy)
 				}
-				t.Logf("%d resources, %d violations (%d mandatory)", len(rs), len(want.Violations), want.Mandatory())
-			})
+			}
+			t.Logf("custom rule violations compared: %v", custom)
+		})
+	}
+}
+
+// compareWithPolicyCheck checks one fixture (see
+// TestEngineViewMatchesPolicyCheck) and returns the violations compared,
+// by policy. A shipped plan is a Plinth environment: its resources carry the
+// environment's name, which the analyzer must find.
+func compareWithPolicyCheck(t *testing.T, p planFixture, fixture []fixtureResource, rules *rego.Rules, rulesDir string, shipped bool) map[string]int {
+	t.Helper()
+	in := &policies.Input{Environment: policies.Environment{Class: p.EnvironmentClass, Provider: p.Provider, Region: p.Region, Stack: testStack}}
+	var rs []res
+	for _, r := range fixture {
+		in.Resources = append(in.Resources, &policies.Resource{URN: r.URN, Type: r.Type, Name: r.Name, Parent: r.Parent, Inputs: r.Inputs, Protect: r.Protect})
+		rs = append(rs, res{typ: r.Type, name: r.Name, inputs: r.Inputs, protect: r.Protect})
+	}
+	// The environment's name: what the resources are tagged with, as
+	// `plinth plan` takes it from the blueprint; else the project's.
+	in.Environment.Name = testProject
+	for _, r := range in.Resources {
+		if name := ResourceEnvironmentName(r); name != "" {
+			in.Environment.Name = name
+			break
 		}
 	}
-	if total == 0 && !t.Failed() {
-		t.Error("no fixture has violations: the test compares nothing")
+	if shipped && in.Environment.Name != p.Environment {
+		t.Errorf("environment name %q from the tags, the plan says %q", in.Environment.Name, p.Environment)
 	}
+	if in.Environment.Provider == "" {
+		for _, r := range in.Resources {
+			in.Environment.Provider = environmentProvider(in.Environment.Provider, r.Type)
+		}
+	}
+	want, err := policies.Evaluate(policies.All(), in, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rules != nil {
+		vs, err := rules.Evaluate(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.Merge(vs)
+	}
+
+	// The class comes from the resources' tags; a fixture whose resources
+	// carry none gets it from the stack tag.
+	st := setup{rulesDir: rulesDir}
+	if p.Region != "" {
+		st.stackConfig = map[string]string{ConfigRegion: p.Region}
+	}
+	if cl := Classify("", "", in.Resources); cl.Source == SourceDefault {
+		st.stackTags = map[string]string{TagKey: p.EnvironmentClass}
+	} else if cl.Class != p.EnvironmentClass {
+		t.Errorf("class %s from %s, fixture says %s", cl.Class, cl.Source, p.EnvironmentClass)
+	}
+	// Fixture URNs are the mock's; the analyzer sees the harness's.
+	h := mustHarness(t, st)
+	toFixture := map[string]string{}
+	for i, r := range rs {
+		toFixture[r.urn()] = fixture[i].URN
+	}
+	var got []*pulumirpc.AnalyzeDiagnostic
+	for _, r := range rs {
+		got = append(got, h.analyze(r)...)
+	}
+	got = append(got, h.analyzeStack(rs...)...)
+
+	// Every diagnostic is a violation policy check reports, once.
+	matched := map[int]bool{}
+	for _, d := range got {
+		if d.GetPolicyName() == MetaPolicy {
+			t.Errorf("plinth.environment: %s", d.GetMessage())
+			continue
+		}
+		msg, _, _ := strings.Cut(d.GetMessage(), "\nRemediation: ")
+		idx := slices.IndexFunc(want.Violations, func(v policies.Violation) bool {
+			if v.Policy != d.GetPolicyName() || rpcEnforcement(v.Enforcement) != d.GetEnforcementLevel() || rpcSeverity(v.Severity) != d.GetSeverity() {
+				return false
+			}
+			if v.URN == "" { // stack-wide: on the stack, or on the resource that tipped it
+				return v.Pack != rego.Pack || v.Message == msg
+			}
+			return v.URN == toFixture[d.GetUrn()] && v.Message == msg
+		})
+		switch {
+		case idx < 0:
+			t.Errorf("reported but not by policy check: [%s] %s on %s: %s", d.GetEnforcementLevel(), d.GetPolicyName(), d.GetUrn(), msg)
+		case matched[idx]:
+			t.Errorf("reported twice: [%s] %s on %s: %s", d.GetEnforcementLevel(), d.GetPolicyName(), d.GetUrn(), msg)
+		}
+		matched[idx] = true
+	}
+	n := map[string]int{}
+	for i, v := range want.Violations {
+		n[v.Policy]++
+		if !matched[i] {
+			t.Errorf("policy check reports [%s] %s on %s: %s; the analyzer did not", v.Enforcement, v.Policy, v.URN, v.Message)
+		}
+	}
+	t.Logf("%d resources, %d violations (%d mandatory)", len(rs), len(want.Violations), want.Mandatory())
+	return n
 }
 
 // BenchmarkDeployment measures one deployment as the engine drives it:

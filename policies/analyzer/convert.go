@@ -89,6 +89,14 @@ func unmarshal(s *structpb.Struct, label, urn string) (resource.PropertyMap, err
 // environment class, as Plinth's blueprints set it (spec.tags.environment).
 const TagKey = "environment"
 
+// The tag and label naming the Plinth environment a resource belongs to (its
+// metadata.name), as Plinth sets them: stacks.EnvironmentTag on AWS
+// resources, k8snamespace.EnvironmentLabel on Kubernetes ones.
+const (
+	NameTag   = "plinth:environment"
+	NameLabel = "plinth.dev/environment"
+)
+
 // ResourceClass returns the environment class a resource is tagged with:
 // its tags.environment (a map, or a list of {key, value} as an autoscaling
 // group has), else its Kubernetes label metadata.labels.environment, else
@@ -96,20 +104,39 @@ const TagKey = "environment"
 // the value is unknown until apply. A value that is not a class is returned
 // as is (plinth.environment reports it).
 func ResourceClass(r *policies.Resource) string {
+	return tagValue(r, TagKey, TagKey)
+}
+
+// ResourceEnvironmentName returns the name of the Plinth environment a
+// resource is tagged with (tag NameTag, label NameLabel, read as
+// ResourceClass reads the class); "" when it has none.
+func ResourceEnvironmentName(r *policies.Resource) string {
+	return tagValue(r, NameTag, NameLabel)
+}
+
+// tagValue reads the AWS tag tag (tags as a map or a list of {key, value},
+// then defaultTags.tags) or the Kubernetes label label of a resource,
+// trimmed; "" when absent or unknown until apply.
+func tagValue(r *policies.Resource, tag, label string) string {
 	var v any
 	switch tags, _ := r.Input("tags"); t := tags.(type) {
 	case map[string]any:
-		v = t[TagKey]
+		v = t[tag]
 	case []any:
 		for _, e := range t {
-			if m, ok := e.(map[string]any); ok && m["key"] == TagKey {
+			if m, ok := e.(map[string]any); ok && m["key"] == tag {
 				v = m["value"]
 			}
 		}
 	}
-	for _, path := range []string{"metadata.labels." + TagKey, "defaultTags.tags." + TagKey} {
-		if v == nil {
-			v, _ = r.Input(path)
+	if v == nil {
+		if labels, ok := mapInput(r, "metadata", "labels"); ok {
+			v = labels[label]
+		}
+	}
+	if v == nil {
+		if tags, ok := mapInput(r, "defaultTags", "tags"); ok {
+			v = tags[tag]
 		}
 	}
 	s, _ := v.(string)
@@ -117,6 +144,20 @@ func ResourceClass(r *policies.Resource) string {
 		return ""
 	}
 	return strings.TrimSpace(s)
+}
+
+// mapInput is the map at the nested input keys, if there is one.
+func mapInput(r *policies.Resource, keys ...string) (map[string]any, bool) {
+	var cur any = r.Inputs
+	for _, k := range keys {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		cur = m[k]
+	}
+	m, ok := cur.(map[string]any)
+	return m, ok
 }
 
 // Class sources, as Classify reports them.

@@ -3,6 +3,7 @@ package analyzer_test
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/plinth-dev/plinth/policies/analyzer"
 	"github.com/plinth-dev/plinth/test/localcluster"
 )
 
@@ -36,7 +38,11 @@ import (
 //     dev; labelled prod, or in a stack tagged prod, the same preview fails;
 //   - a policy pack config file lowers a policy to advisory;
 //   - a Stack policy (security.server-auth) fails preview, and fails up
-//     only after its steps ran.
+//     only after its steps ran;
+//   - a custom Rego rule (testdata/rules/forbidden-configmap.rego), given
+//     in $PLINTH_POLICY_RULES, refuses a labelled ConfigMap in up and it is
+//     never created; given in the policy pack config, it fails preview; a
+//     rule that does not compile stops the preview, naming file and line.
 func TestPulumiEngine(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: the engine test starts pulumi and a Kubernetes control plane")
@@ -80,13 +86,19 @@ func TestPulumiEngine(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(dir, "state"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	stack := func(name string, program pulumi.RunFunc) auto.Stack {
+	// stack opens a stack of the program; extra adds to the environment of
+	// the CLI (and so of the policy pack it starts).
+	stack := func(name string, program pulumi.RunFunc, extra ...map[string]string) auto.Stack {
 		t.Helper()
+		stackEnv := maps.Clone(env)
+		for _, e := range extra {
+			maps.Copy(stackEnv, e)
+		}
 		var s auto.Stack
 		timed("upsert stack "+name, func() {
 			var err error
 			s, err = auto.UpsertStackInlineSource(ctx, name, "plinth-policy-pack-test", program,
-				auto.Pulumi(cmd), auto.PulumiHome(home), auto.WorkDir(filepath.Join(dir, "work")), auto.EnvVars(env))
+				auto.Pulumi(cmd), auto.PulumiHome(home), auto.WorkDir(filepath.Join(dir, "work")), auto.EnvVars(stackEnv))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -253,6 +265,104 @@ func TestPulumiEngine(t *testing.T) {
 		// Service exists although the update failed.
 		t.Logf("after the refused up, service mlflow exists: %v (Stack policies stop preview, and fail up only at its end)", exists("service", "mlflow"))
 	})
+
+	rules, err := filepath.Abs(filepath.Join("testdata", "rules"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("custom Rego rule: up refused, nothing created", func(t *testing.T) {
+		s := stack("rego-up", configMaps(kubeconfig, "rego-allowed", "rego-refused"), map[string]string{analyzer.EnvRules: rules})
+		var res auto.UpResult
+		var err error
+		timed("up forbidden ConfigMap, rules from $PLINTH_POLICY_RULES (refused)", func() { res, err = s.Up(ctx, optup.PolicyPacks(pack)) })
+		show(t, res.StdOut, err)
+		if err == nil {
+			t.Fatalf("up succeeded:\n%s", res.StdOut)
+		}
+		out := res.StdOut + "\n" + err.Error()
+		for _, want := range []string{"[mandatory]", "custom.forbidden-configmap", "ConfigMap rego-refused is labelled plinth.dev/forbidden", "Remediation: Remove the label"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+		if exists("configmap", "rego-refused") {
+			t.Error("configmap rego-refused was created although the custom rule refused it")
+		}
+	})
+
+	t.Run("custom Rego rule from the policy pack config: preview fails", func(t *testing.T) {
+		cfg := filepath.Join(dir, "rules-config.json")
+		if err := os.WriteFile(cfg, []byte(`{"`+analyzer.RulesPolicy+`": {"dir": "`+rules+`"}}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := stack("rego-config", configMaps(kubeconfig, "rego-config-allowed", "rego-config-refused"))
+		var res auto.PreviewResult
+		var err error
+		timed("preview forbidden ConfigMap, rules from --policy-pack-config (fails)", func() {
+			res, err = s.Preview(ctx, optpreview.PolicyPacks(pack), optpreview.PolicyPackConfigs(cfg))
+		})
+		show(t, res.StdOut, err)
+		if err == nil {
+			t.Fatalf("preview succeeded:\n%s", res.StdOut)
+		}
+		if out := res.StdOut + err.Error(); !strings.Contains(out, "custom.forbidden-configmap") || !strings.Contains(out, "rego-config-refused") {
+			t.Errorf("output:\n%s", out)
+		}
+		// Without the rules, the same preview passes.
+		timed("preview forbidden ConfigMap without rules (passes)", func() { res, err = s.Preview(ctx, optpreview.PolicyPacks(pack)) })
+		show(t, res.StdOut, err)
+		if err != nil {
+			t.Errorf("preview without custom rules failed: %v", err)
+		}
+	})
+
+	t.Run("custom Rego rule that does not compile: preview stops", func(t *testing.T) {
+		broken := filepath.Join(dir, "broken-rules")
+		if err := os.MkdirAll(broken, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		src := "package plinth\n\ndeny contains msg if {\n\tmsg := \n}\n"
+		if err := os.WriteFile(filepath.Join(broken, "broken.rego"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s := stack("rego-broken", configMaps(kubeconfig, "rego-broken-allowed"), map[string]string{analyzer.EnvRules: broken})
+		var res auto.PreviewResult
+		var err error
+		timed("preview with a rule that does not compile (fails)", func() { res, err = s.Preview(ctx, optpreview.PolicyPacks(pack)) })
+		show(t, res.StdOut, err)
+		if err == nil {
+			t.Fatalf("preview succeeded with a broken rule:\n%s", res.StdOut)
+		}
+		if out := res.StdOut + err.Error(); !strings.Contains(out, filepath.Join(broken, "broken.rego")+":5:1: unexpected } token") {
+			t.Errorf("output does not name the file, line and problem:\n%s", out)
+		}
+	})
+}
+
+// configMaps is an inline Pulumi program: a kubernetes provider on the
+// local cluster and a ConfigMap per name in namespace default; the second
+// is labelled plinth.dev/forbidden=true (testdata/rules refuses it).
+func configMaps(kubeconfig string, names ...string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		provider, err := kubernetes.NewProvider(ctx, "local", &kubernetes.ProviderArgs{Kubeconfig: pulumi.String(kubeconfig)})
+		if err != nil {
+			return err
+		}
+		for i, name := range names {
+			labels := pulumi.StringMap{"environment": pulumi.String("dev")}
+			if i == 1 {
+				labels["plinth.dev/forbidden"] = pulumi.String("true")
+			}
+			_, err := corev1.NewConfigMap(ctx, name, &corev1.ConfigMapArgs{
+				Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(name), Namespace: pulumi.String("default"), Labels: labels},
+				Data:     pulumi.StringMap{"key": pulumi.String("value")},
+			}, pulumi.Provider(provider))
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 }
 
 // requireToolchain skips the test unless the real engine can run here.

@@ -25,6 +25,42 @@
 //	urn          the resource at fault; its type, name and blueprint path are
 //	             filled in from the input
 //	remediation  how to fix it
+//	scope        stack (default) or resource: when the policy pack may
+//	             evaluate the rule inside the Pulumi engine (see Scopes)
+//
+// Offline (`plinth policy check --rules DIR`, `plinth plan`) and inside the
+// Pulumi engine (the policy pack, package policies/analyzer) the entries are
+// read the same way, with the same input, so both report the same
+// violations with the same severity and enforcement. A rule that should be
+// mandatory only in prod says so itself:
+//
+//	deny contains {"msg": msg, "urn": r.urn, "enforcement": level} if {
+//		...
+//	}
+//
+//	level := "mandatory" if input.environment.class == "prod"
+//	else := "advisory"
+//
+// # Scopes
+//
+// Offline every rule sees every resource at once. Inside the engine the
+// policy pack sees resources one by one, before each is created, and all of
+// them only at the end. An entry's scope says which view the rule needs:
+//
+//	stack     (default) the rule may pair or count resources (a bucket and
+//	          its public access block): it is evaluated once every resource
+//	          is known, at the end of the preview or update. A mandatory
+//	          violation fails a preview, and fails an update only after its
+//	          steps ran.
+//	resource  the entry depends only on the resource it names (and on
+//	          input.environment): the rule is evaluated on each resource,
+//	          with input.resources holding that resource alone, before the
+//	          engine creates it, so a mandatory violation stops that
+//	          resource. A rule that pairs resources must not claim it:
+//	          evaluated on one resource, it would find its companion missing.
+//
+// Every rule is evaluated at the end too, on every resource; what was
+// reported already is not reported again.
 //
 // Files in other packages (package plinth.lib) are libraries the rules can
 // import; only package plinth may define deny. Files ending in _test.rego are
@@ -52,7 +88,10 @@
 // environment.class is dev, staging or prod. inputs are the resource's
 // inputs as JSON values; a value known only after apply is the string
 // "(known after apply)", a secret is "(secret)". parent and blueprintPath
-// are "" when unknown.
+// are "" when unknown. Inside the engine blueprintPath is always "", and the
+// environment is what the policy pack learns from the stack and the
+// resources (see package policies/analyzer): for a Plinth environment, the
+// same name, class, provider and region.
 package rego
 
 import (
@@ -75,6 +114,23 @@ import (
 
 // Pack is the pack of custom-rule violations.
 const Pack = "custom"
+
+// Scopes of a deny entry (see the package documentation).
+const (
+	// ScopeStack entries need every resource: inside the engine they are
+	// evaluated at the end of a preview or update. The default.
+	ScopeStack = "stack"
+	// ScopeResource entries depend only on the resource they name: inside
+	// the engine they are evaluated on each resource before it is created.
+	ScopeResource = "resource"
+)
+
+// Finding is a custom-rule violation with the scope its entry declares.
+type Finding struct {
+	policies.Violation
+	// Scope is ScopeStack or ScopeResource.
+	Scope string
+}
 
 // Rules are compiled custom rules, ready to evaluate. They are safe for
 // concurrent use.
@@ -209,6 +265,19 @@ func (r *Rules) Files() []string { return slices.Clone(r.files) }
 // report order (mandatory first, then by policy, URN and message).
 // Entries whose enforcement is disabled are dropped.
 func (r *Rules) Evaluate(ctx context.Context, in *policies.Input) ([]policies.Violation, error) {
+	fs, err := r.Findings(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]policies.Violation, len(fs))
+	for i, f := range fs {
+		out[i] = f.Violation
+	}
+	return out, nil
+}
+
+// Findings is Evaluate keeping each entry's scope, in the same order.
+func (r *Rules) Findings(ctx context.Context, in *policies.Input) ([]Finding, error) {
 	if in == nil {
 		in = &policies.Input{}
 	}
@@ -221,14 +290,14 @@ func (r *Rules) Evaluate(ctx context.Context, in *policies.Input) ([]policies.Vi
 		return nil, fmt.Errorf("custom rules: %w", regoError(err))
 	}
 	if len(rs) == 0 {
-		return []policies.Violation{}, nil
+		return []Finding{}, nil
 	}
 	byKey, _ := rs[0].Bindings["entries"].(map[string]any)
 	byURN := make(map[string]*policies.Resource, len(in.Resources))
 	for _, res := range in.Resources {
 		byURN[res.URN] = res
 	}
-	out := []policies.Violation{}
+	out := []Finding{}
 	var errs []error
 	for _, key := range r.keys {
 		entries, ok := byKey[key].([]any)
@@ -237,31 +306,31 @@ func (r *Rules) Evaluate(ctx context.Context, in *policies.Input) ([]policies.Vi
 			continue
 		}
 		for _, e := range entries {
-			v, keep, err := violation(e, r.labels[key], byURN)
+			f, keep, err := finding(e, r.labels[key], byURN)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("custom rules %s.rego: %w", r.labels[key], err))
 				continue
 			}
 			if keep {
-				out = append(out, v)
+				out = append(out, f)
 			}
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	sortViolations(out)
+	sortFindings(out)
 	return out, nil
 }
 
-// violation reads one deny entry.
-func violation(e any, label string, byURN map[string]*policies.Resource) (policies.Violation, bool, error) {
+// finding reads one deny entry; keep is false for a disabled one.
+func finding(e any, label string, byURN map[string]*policies.Resource) (f Finding, keep bool, err error) {
 	obj, ok := e.(map[string]any)
 	if s, isString := e.(string); isString {
 		obj, ok = map[string]any{"msg": s}, true
 	}
 	if !ok {
-		return policies.Violation{}, false, fmt.Errorf("deny entry %v is not an object {msg, policy?, severity?, enforcement?, urn?, remediation?}", e)
+		return f, false, fmt.Errorf("deny entry %v is not an object {msg, policy?, severity?, enforcement?, urn?, remediation?, scope?}", e)
 	}
 	str := func(key string) (string, error) {
 		switch v := obj[key].(type) {
@@ -273,39 +342,45 @@ func violation(e any, label string, byURN map[string]*policies.Resource) (polici
 			return "", fmt.Errorf("deny entry %v: %s is %T, not a string", obj, key, v)
 		}
 	}
-	var fields [6]string
-	for i, key := range []string{"msg", "policy", "severity", "enforcement", "urn", "remediation"} {
+	var fields [7]string
+	for i, key := range []string{"msg", "policy", "severity", "enforcement", "urn", "remediation", "scope"} {
 		s, err := str(key)
 		if err != nil {
-			return policies.Violation{}, false, err
+			return f, false, err
 		}
 		fields[i] = s
 	}
-	msg, name, sev, enf, urn, rem := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5]
+	msg, name, sev, enf, urn, rem, scope := fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6]
 	if msg == "" {
-		return policies.Violation{}, false, fmt.Errorf("deny entry %v has no msg", obj)
+		return f, false, fmt.Errorf("deny entry %v has no msg", obj)
 	}
-	v := policies.Violation{
-		Policy:      Pack + "." + cmp.Or(name, label),
-		Pack:        Pack,
-		Severity:    policies.Severity(cmp.Or(sev, string(policies.Medium))),
-		Enforcement: policies.Enforcement(cmp.Or(enf, string(policies.Mandatory))),
-		Message:     msg,
-		Remediation: rem,
-		URN:         urn,
+	f = Finding{
+		Violation: policies.Violation{
+			Policy:      Pack + "." + cmp.Or(name, label),
+			Pack:        Pack,
+			Severity:    policies.Severity(cmp.Or(sev, string(policies.Medium))),
+			Enforcement: policies.Enforcement(cmp.Or(enf, string(policies.Mandatory))),
+			Message:     msg,
+			Remediation: rem,
+			URN:         urn,
+		},
+		Scope: cmp.Or(scope, ScopeStack),
 	}
-	switch v.Severity {
+	switch f.Severity {
 	case policies.Low, policies.Medium, policies.High, policies.Critical:
 	default:
-		return v, false, fmt.Errorf("deny entry %q: severity %q is not known; allowed: low, medium, high, critical", msg, sev)
+		return f, false, fmt.Errorf("deny entry %q: severity %q is not known; allowed: low, medium, high, critical", msg, sev)
 	}
-	if _, err := policies.ParseEnforcement(string(v.Enforcement)); err != nil {
-		return v, false, fmt.Errorf("deny entry %q: %w", msg, err)
+	if _, err := policies.ParseEnforcement(string(f.Enforcement)); err != nil {
+		return f, false, fmt.Errorf("deny entry %q: %w", msg, err)
+	}
+	if f.Scope != ScopeStack && f.Scope != ScopeResource {
+		return f, false, fmt.Errorf("deny entry %q: scope %q is not known; allowed: %s, %s", msg, scope, ScopeStack, ScopeResource)
 	}
 	if res := byURN[urn]; res != nil {
-		v.Type, v.Name, v.BlueprintPath = res.Type, res.Name, res.BlueprintPath
+		f.Type, f.Name, f.BlueprintPath = res.Type, res.Name, res.BlueprintPath
 	}
-	return v, v.Enforcement != policies.Disabled, nil
+	return f, f.Enforcement != policies.Disabled, nil
 }
 
 // InputValue is the Rego input document of a policies.Input (see the
@@ -375,11 +450,11 @@ func position(loc *ast.Location) string {
 	return fmt.Sprintf("%s:%d:%d", cmp.Or(loc.File, "?"), loc.Row, loc.Col)
 }
 
-// sortViolations orders violations as policies.Report does.
-func sortViolations(vs []policies.Violation) {
+// sortFindings orders findings as policies.Report orders violations.
+func sortFindings(fs []Finding) {
 	rank := map[policies.Enforcement]int{policies.Mandatory: 0, policies.Advisory: 1}
-	sort.SliceStable(vs, func(i, j int) bool {
-		a, b := vs[i], vs[j]
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
 		if rank[a.Enforcement] != rank[b.Enforcement] {
 			return rank[a.Enforcement] < rank[b.Enforcement]
 		}

@@ -194,6 +194,13 @@ deny contains {"msg": "advisory one", "enforcement": "advisory", "severity": "lo
 deny contains {"msg": "dropped", "enforcement": "disabled"} if true
 deny contains {"msg": "unknown urn", "urn": "urn:nowhere", "severity": "critical"} if true
 `,
+		"scoped.rego": `package plinth
+
+deny contains {"msg": sprintf("%s is a bucket", [r.name]), "urn": r.urn, "scope": "resource"} if {
+	some r in input.resources
+	r.type == "aws:s3/bucketV2:BucketV2"
+}
+`,
 		"lib/helpers.rego": `package plinth.lib
 
 db(r) if r.type == "aws:rds/instance:Instance"
@@ -235,6 +242,7 @@ how_many := count(deny)
 		{"custom.levels", "advisory one"}:           {policies.Low, policies.Advisory, ""},
 		{"custom.levels", "unknown urn"}:            {policies.Critical, policies.Mandatory, ""},
 		{"custom.array", "database db"}:             {policies.Medium, policies.Mandatory, "db"},
+		{"custom.scoped", "bucket is a bucket"}:     {policies.Medium, policies.Mandatory, "bucket"},
 	}
 	if len(vs) != len(want) {
 		t.Errorf("got %d violations, want %d: %+v", len(vs), len(want), vs)
@@ -259,8 +267,27 @@ how_many := count(deny)
 	// The violations merge into a report.
 	rep := &policies.Report{Violations: []policies.Violation{{Policy: "security.x", Enforcement: policies.Advisory}}}
 	rep.Merge(vs)
-	if rep.Mandatory() != 3 || rep.Advisory() != 2 {
+	if rep.Mandatory() != 4 || rep.Advisory() != 2 {
 		t.Errorf("merged report: %d mandatory, %d advisory", rep.Mandatory(), rep.Advisory())
+	}
+
+	// Findings are the same violations, in the same order, with the scope
+	// each entry declares (stack when it declares none).
+	fs, err := rules.Findings(context.Background(), in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != len(vs) {
+		t.Fatalf("%d findings, %d violations", len(fs), len(vs))
+	}
+	for i, f := range fs {
+		want := ScopeStack
+		if f.Policy == "custom.scoped" {
+			want = ScopeResource
+		}
+		if f.Violation != vs[i] || f.Scope != want {
+			t.Errorf("finding %d: %+v, scope %s; want %+v, scope %s", i, f.Violation, f.Scope, vs[i], want)
+		}
 	}
 }
 
@@ -272,6 +299,7 @@ func TestBadEntries(t *testing.T) {
 		"not string":  {`deny contains {"msg": 3} if true`, "msg is"},
 		"number":      {`deny contains 42 if true`, "is not an object"},
 		"object deny": {`deny := {"a": 1}`, "not a set or an array"},
+		"scope":       {`deny contains {"msg": "m", "scope": "early"} if true`, `scope "early" is not known; allowed: stack, resource`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			rules, err := Load(writeRules(t, map[string]string{"rule.rego": "package plinth\n\n" + tc.rule + "\n"}))

@@ -7,7 +7,8 @@
 #
 # Change max_dev_gpu_nodes to your budget.
 #
-# Violations: custom.dev-gpu-pool-size, mandatory, high.
+# Violations: custom.dev-gpu-pool-size, mandatory, high; scope resource
+# (one node group at a time: the engine stops it before it is created).
 package plinth
 
 max_dev_gpu_nodes := 4
@@ -18,6 +19,7 @@ deny contains {
 	"msg": sprintf("GPU node group %s can grow to %d nodes in dev environment %s; the dev limit is %d", [r.name, size, input.environment.name, max_dev_gpu_nodes]),
 	"urn": r.urn,
 	"remediation": sprintf("Lower maxSize of the pool in spec.gpuNodePools to %d or less, or run the workload in staging.", [max_dev_gpu_nodes]),
+	"scope": "resource",
 } if {
 	input.environment.class == "dev"
 	some r in input.resources
