@@ -54,7 +54,7 @@ func (e *MissingSecretError) Error() string {
 		if i > 0 {
 			b.WriteString("\n")
 		}
-		fmt.Fprintf(&b, "  PULUMI_BACKEND_URL=%s pulumi config set --secret --cwd %s --stack %s %s <value>", e.Backend, e.WorkDir, e.Stack, k)
+		fmt.Fprintf(&b, "  PULUMI_BACKEND_URL=%s pulumi config set --secret --cwd %s --stack %s %s <value>", shellQuote(e.Backend), shellQuote(e.WorkDir), e.Stack, k)
 	}
 	return b.String()
 }
@@ -79,7 +79,7 @@ type LockedError struct {
 
 func (e *LockedError) Error() string {
 	return fmt.Sprintf("stack %s is locked by another operation (%s): wait for it to end; if it is known to be gone, remove the lock with:\n"+
-		"  PULUMI_BACKEND_URL=%s pulumi cancel --yes --cwd %s --stack %s", e.Stack, strings.Join(e.Locks, "; "), e.Backend, e.WorkDir, e.Stack)
+		"  PULUMI_BACKEND_URL=%s pulumi cancel --yes --cwd %s --stack %s", e.Stack, strings.Join(e.Locks, "; "), shellQuote(e.Backend), shellQuote(e.WorkDir), e.Stack)
 }
 
 // InterruptedError: the operation's context was cancelled (Ctrl-C). The CLI

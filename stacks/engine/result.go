@@ -23,10 +23,14 @@ func maskOutputs(outs auto.OutputMap) map[string]any {
 }
 
 // failed turns an operation's error into InterruptedError (context
-// cancelled) or OperationError (with the engine's error diagnostics).
+// cancelled), LockedError (another operation holds the stack's lock) or
+// OperationError (with the engine's error diagnostics).
 func (s *session) failed(ctx context.Context, op string, t *tracker, err error) error {
 	if ctx.Err() != nil {
 		return &InterruptedError{Op: op, Stack: s.opts.Stack, Err: err}
+	}
+	if le := s.lockedError(err); le != nil {
+		return le
 	}
 	return &OperationError{Op: op, Stack: s.opts.Stack, Diagnostics: t.diagnostics(), Err: err}
 }

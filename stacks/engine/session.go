@@ -80,6 +80,12 @@ func prepare(ctx context.Context, opts Options, create bool) (*session, error) {
 	if s.env, err = bc.Load(cat); err != nil {
 		return nil, err
 	}
+	// A Terraform landing zone that cannot be read fails here, with the
+	// blueprint position, before the engine starts (the program reads it
+	// again when it runs).
+	if _, err := stacks.LandingZone(ctx, s.env); err != nil {
+		return nil, err
+	}
 	passphrase, err := s.passphrase()
 	if err != nil {
 		return nil, err
@@ -129,6 +135,9 @@ func prepare(ctx context.Context, opts Options, create bool) (*session, error) {
 		}
 	}
 	if err != nil {
+		if le := s.lockedError(err); le != nil {
+			return nil, le
+		}
 		return nil, interrupted(ctx, "open", o.Stack, fmt.Errorf("stack %s in %s: %s", o.Stack, o.Backend, cliMessage(err)))
 	}
 	return s, nil
@@ -182,6 +191,9 @@ func workspaceEnv(backend, passphrase string) map[string]string {
 	}
 	if passphrase != "" {
 		env[EnvPulumiPassphrase] = passphrase
+	}
+	if selfManaged(backend) {
+		env[EnvStateLocking] = "1" // see lock.go
 	}
 	// Plinth owns the fields it sets: repairing drift takes them back from
 	// whoever changed them (kubectl scale, edit) instead of failing on a
