@@ -10,7 +10,9 @@ import (
 
 // Up deploys the stack: it creates the stack when new, generates missing
 // passwords, refreshes (so drift is repaired) and applies the program. A
-// re-run after an interrupted Up converges (see the package doc).
+// re-run after an interrupted Up converges (see the package doc). With
+// policy packs, a preview runs them first: a mandatory violation fails Up
+// before any resource is changed.
 func Up(ctx context.Context, opts Options) (*Result, error) {
 	start := time.Now()
 	s, err := open(ctx, opts, true)
@@ -19,6 +21,20 @@ func Up(ctx context.Context, opts Options) (*Result, error) {
 	}
 	if err := s.ensureSecrets(ctx); err != nil {
 		return nil, interrupted(ctx, "up", s.opts.Stack, err)
+	}
+	if len(s.opts.PolicyPacks) > 0 {
+		// The update itself checks each resource as it reaches it, after
+		// the ones before it were changed; a preview with the packs first
+		// refuses a violating stack before anything changes.
+		s.out.printf("up: stack %s: checking policy packs in a preview first\n", s.opts.Stack)
+		pt := newTracker(s.progress(), true, false)
+		pch := make(chan events.EngineEvent)
+		pt.consume(pch)
+		_, err := s.stack.Preview(ctx, previewOptions(s.opts, pch)...)
+		pt.finish()
+		if err != nil {
+			return nil, s.failed(ctx, "up (policy preview; nothing was changed)", pt, err)
+		}
 	}
 	s.out.printf("up: stack %s, backend %s\n", s.opts.Stack, s.opts.Backend)
 	t := newTracker(s.progress(), false, false)
