@@ -281,6 +281,7 @@ type plinthCLI struct {
 type result struct {
 	Changes         map[string]int `json:"changes"`
 	Drifted         []string       `json:"drifted"`
+	Outputs         map[string]any `json:"outputs"`
 	DurationSeconds float64        `json:"durationSeconds"`
 }
 
