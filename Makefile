@@ -78,3 +78,17 @@ tools:
 ## cluster: a local control plane with fake nodes for blueprints/local.yaml's pools, in the foreground (Ctrl-C stops it)
 cluster: tools
 	$(GO) run ./test/localcluster/cmd/localcluster -blueprint blueprints/local.yaml
+
+.PHONY: bench
+
+## bench: what a plan, a policy check, an apply and a build cost, and how it grows (test/bench;
+## not part of make test). Writes test/bench/out/bench-results.{md,json}; ~25 min on 2 cores,
+## most of it the two cold builds. BENCH_RUNS=5, BENCH_PARTS=plan,policy,engine,build, BENCH_BUILD_RUNS=3
+BENCH_RUNS ?= 5
+BENCH_PARTS ?= plan,policy,engine,build
+BENCH_BUILD_RUNS ?= 3
+bench: tools
+	PLINTH_BENCH=1 BENCH_RUNS=$(BENCH_RUNS) BENCH_PARTS=$(BENCH_PARTS) BENCH_BUILD_RUNS=$(BENCH_BUILD_RUNS) \
+	  BENCH_OUT=$(CURDIR)/test/bench/out \
+	  $(GO) test ./test/bench -run '^TestReport$$' -count=1 -v -timeout 90m
+	@echo "results: test/bench/out/bench-results.md (publish in docs/performance.md)"
