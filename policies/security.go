@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -319,7 +320,7 @@ func securityPolicies() []*Policy {
 		},
 		{
 			Pack: PackSecurity, Name: "no-plain-secrets",
-			Description: "No input, at any depth, whose key looks like a secret (password, secret, token, apiKey, privateKey; not …Name, …Ref, …Arn, …Id, …Length, …Rotation or manage…/enable… switches) or an environment variable whose name does holds a plain string: it must be a Pulumi secret, a reference or unknown until apply. Plain values end up readable in the state and in plans.",
+			Description: "No input, at any depth, whose key looks like a secret (password, secret, token, apiKey, privateKey; not …Name, …Ref, …Arn, …Id, …Length, …Rotation or manage…/enable… switches) or an environment variable whose name does holds a plain string: it must be a Pulumi secret, a reference or unknown until apply. Plain values end up readable in the state and in plans. Keys that by their chart's convention name a Kubernetes Secret (…existingSecret, githubConfigSecret, runners.secret) are references when the value is a Kubernetes object name.",
 			Severity:    Critical,
 			Remediation: "Pass the value as a Pulumi secret (config --secret, pulumi.ToSecret, random.RandomPassword), or reference it (secretKeyRef, AWS Secrets Manager ARN, manageMasterUserPassword); never write it in code or a blueprint.",
 			Defaults:    Everywhere(Mandatory),
@@ -780,6 +781,73 @@ var notSecretKeys = []string{
 	"httpTokens", // the IMDS mode: required or optional
 }
 
+// secretReferences are inputs whose key reads like a secret although, by the
+// convention of the API or Helm chart that defines them, their value only
+// names a Kubernetes Secret object; no-plain-secrets lets such a value be
+// plain when it is a Kubernetes object name (a DNS subdomain: hunter2!
+// never is one, so it is still reported). Keys that end in Name or Ref
+// (secretName, tlsSecretName, secretRef, secretKeyRef with its name and
+// key, valueFrom.secretKeyRef, envFrom[].secretRef) are references
+// whatever the value, by notSecretLast.
+var secretReferences = []struct {
+	// Path is the end of the input path, dotted keys without list indexes;
+	// an element *xyz matches any key whose words end with xyz's
+	// (*existingSecret: existingSecret, adminExistingSecret, existing_secret).
+	Path string
+	// Convention says whose convention it is.
+	Convention string
+}{
+	{"*existingSecret", "Bitnami charts, Grafana (admin.existingSecret) and most Helm charts: the Secret to read credentials from"},
+	{"githubConfigSecret", "actions-runner-controller gha-runner-scale-set: the Secret holding the GitHub App or token (a map instead holds them itself, and is checked)"},
+	{"runners.secret", "GitLab Runner chart: the Secret holding the runner token"},
+}
+
+// objectNameRE is a Kubernetes object name (DNS-1123 subdomain).
+var objectNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+// secretReference reports whether the input at path (keys joined by
+// joinPath) is one of secretReferences, and v names a Kubernetes object.
+func secretReference(path string, v any) bool {
+	name, ok := v.(string)
+	if !ok || len(name) > 253 || !objectNameRE.MatchString(name) {
+		return false
+	}
+	var keys []string
+	for _, k := range strings.Split(path, ".") {
+		if i := strings.IndexByte(k, '['); i >= 0 {
+			k = k[:i]
+		}
+		keys = append(keys, k)
+	}
+	for _, ref := range secretReferences {
+		if pathEndsWith(keys, strings.Split(ref.Path, ".")) {
+			return true
+		}
+	}
+	return false
+}
+
+// pathEndsWith reports whether keys end with pattern (see secretReferences).
+func pathEndsWith(keys, pattern []string) bool {
+	if len(keys) < len(pattern) {
+		return false
+	}
+	keys = keys[len(keys)-len(pattern):]
+	for i, p := range pattern {
+		if suffix, ok := strings.CutPrefix(p, "*"); ok {
+			words, want := keyWords(keys[i]), keyWords(suffix)
+			if len(words) < len(want) || !slices.Equal(words[len(words)-len(want):], want) {
+				return false
+			}
+			continue
+		}
+		if keys[i] != p {
+			return false
+		}
+	}
+	return true
+}
+
 // secretKey reports whether an input key looks like it holds a secret.
 func secretKey(key string) bool {
 	if slices.Contains(notSecretKeys, key) {
@@ -852,7 +920,7 @@ func walkPlainSecrets(v any, path string, out *[]string) {
 		for _, k := range keys {
 			child := joinPath(path, k)
 			switch {
-			case secretKey(k) && plainValue(t[k]):
+			case secretKey(k) && plainValue(t[k]) && !secretReference(child, t[k]):
 				*out = append(*out, child)
 			case strings.EqualFold(k, "kubeconfig") && plainValue(t[k]) && kubeconfigHasCredentials(t[k].(string)):
 				*out = append(*out, child+" (embedded credentials)")

@@ -299,7 +299,70 @@ func TestSecurityPolicies(t *testing.T) {
 			res("aws:secretsmanager/secretVersion:SecretVersion", "sv", map[string]any{"secretId": Unknown, "secretString": Unknown}),
 			res("aws:iam/user:User", "u", map[string]any{"passwordLength": "20", "passwordResetRequired": true, "tokenEndpoint": "https://example.com/token"}),
 		}},
+		// Secret names, not secrets: the chart conventions of secretReferences.
+		{name: "chart values naming Secrets", policy: idPlainSecrets, rs: []*Resource{
+			helmRelease("monitoring", map[string]any{"grafana": map[string]any{"admin": map[string]any{"existingSecret": "grafana-admin", "userKey": "admin-user", "passwordKey": Secret}}}),
+			helmRelease("db", map[string]any{"auth": map[string]any{"existingSecret": "mlflow-postgres", "adminExistingSecret": "pg.admin", "secretKeys": map[string]any{"userPasswordKey": Secret}}}),
+			helmRelease("arc", map[string]any{"githubConfigSecret": "gpu-runners-github-config", "githubConfigUrl": "https://github.com/acme"}),
+			helmRelease("gitlab", map[string]any{"runners": map[string]any{"secret": "gitlab-runner-token", "cache": map[string]any{"secretName": "s3-access"}}}),
+			helmRelease("ingress", map[string]any{"tls": []any{map[string]any{"secretName": "mlflow-tls"}}, "oidc": map[string]any{"clientSecretRef": map[string]any{"name": "oidc", "key": "client-secret"}, "tokenSecretName": "oidc-token"}}),
+			workloadRes(typeK8sDeployment, "refs", nil, map[string]any{"app": "x"}, map[string]any{
+				"containers": []any{map[string]any{"name": "app", "envFrom": []any{map[string]any{"secretRef": map[string]any{"name": "app-env"}}}}},
+			}),
+		}},
+		{name: "secrets under reference-like keys", policy: idPlainSecrets, rs: []*Resource{
+			// Not an object name: a password where a Secret name belongs.
+			helmRelease("grafana", map[string]any{"admin": map[string]any{"existingSecret": "Tr0ub4dor&3"}}),
+			// The map form holds the token itself.
+			helmRelease("arc", map[string]any{"githubConfigSecret": map[string]any{"github_token": "ghp_0123456789abcdef"}}),
+			// secret alone, outside runners, is a secret.
+			helmRelease("app", map[string]any{"auth": map[string]any{"secret": "grafana-admin"}}),
+			// clientSecret is no convention of naming.
+			helmRelease("oidc", map[string]any{"oidc": map[string]any{"clientSecret": "abc123def"}}),
+		}, want: []string{"app", "arc", "grafana", "oidc"}, enf: Mandatory},
 	})
+}
+
+// helmRelease is a Helm release with these values.
+func helmRelease(name string, values map[string]any) *Resource {
+	return res("kubernetes:helm.sh/v3:Release", name, map[string]any{"chart": name, "values": values})
+}
+
+func TestSecretReference(t *testing.T) {
+	for _, tc := range []struct {
+		path  string
+		value any
+		want  bool
+	}{
+		{"values.grafana.admin.existingSecret", "grafana-admin", true},
+		{"values.auth.adminExistingSecret", "pg-admin", true},
+		{"values.existing_secret", "pg-admin", true},
+		{"values.githubConfigSecret", "runners-github-config", true},
+		{"values.runners.secret", "gitlab-runner-token", true},
+		{"values.runners[0].secret", "gitlab-runner-token", true},
+		{"values.existingSecret", "a.b-c.d1", true},
+		// Not object names: secrets where a name belongs.
+		{"values.existingSecret", "Hunter2", false},
+		{"values.existingSecret", "pass word", false},
+		{"values.existingSecret", "-leading-dash", false},
+		{"values.existingSecret", strings.Repeat("a", 254), false},
+		{"values.existingSecret", 42, false},
+		// Not one of the conventions.
+		{"values.secret", "grafana-admin", false},
+		{"values.auth.secret", "grafana-admin", false},
+		{"values.tokenSecret", "runner-token", false},
+		{"values.existingSecretPassword", "grafana-admin", false},
+		{"values.notRunners.secret", "x", false},
+	} {
+		if got := secretReference(tc.path, tc.value); got != tc.want {
+			t.Errorf("secretReference(%q, %v) = %v, want %v", tc.path, tc.value, got, tc.want)
+		}
+	}
+	for _, ref := range secretReferences {
+		if ref.Convention == "" {
+			t.Errorf("%s: say whose convention it is", ref.Path)
+		}
+	}
 }
 
 func TestKnownBadPublicBuckets(t *testing.T) {

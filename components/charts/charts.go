@@ -122,13 +122,3 @@ func (r Ref) ReleaseArgs(name, namespace string, values pulumi.Map) *helmv3.Rele
 	}
 	return args
 }
-
-// SecretName is the name of a Kubernetes Secret as a chart value, for the
-// values whose key reads like it holds a secret though it only names one
-// (grafana.admin.existingSecret, githubConfigSecret, runners.secret). The
-// name is not sensitive; it is marked secret so that the security policy
-// no-plain-secrets, which judges by the key, does not report it, and so
-// that such a key never shows a plain string in plans.
-func SecretName(name string) pulumi.StringOutput {
-	return pulumi.ToSecret(pulumi.String(name)).(pulumi.StringOutput)
-}

@@ -121,28 +121,6 @@ func TestReleaseArgs(t *testing.T) {
 	}
 }
 
-func TestSecretName(t *testing.T) {
-	g, err := plan.Run(func(ctx *pulumi.Context) error {
-		_, err := helmRelease(ctx, Ref{Chart: "web", Repository: "https://c.example.com", Version: "1"}, pulumi.Map{"existingSecret": SecretName("grafana-admin")})
-		return err
-	}, plan.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rel := g.Find("kubernetes:helm.sh/v3:Release", "r")
-	v, _ := rel.Inputs["values"].(map[string]any)
-	if v["existingSecret"] != plan.Secret {
-		t.Errorf("existingSecret = %v, want it marked secret", v["existingSecret"])
-	}
-	raw := rel.Raw["values"]
-	if raw.IsSecret() {
-		t.Error("the whole values map is secret; only the name should be")
-	}
-	if obj := raw.ObjectValue()["existingSecret"]; !obj.IsSecret() || obj.SecretValue().Element.StringValue() != "grafana-admin" {
-		t.Errorf("existingSecret raw = %v", obj)
-	}
-}
-
 func helmRelease(ctx *pulumi.Context, ref Ref, extra ...pulumi.Map) (pulumi.Resource, error) {
 	values := pulumi.Map{"a": pulumi.String("b")}
 	for _, m := range extra {

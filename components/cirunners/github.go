@@ -73,7 +73,7 @@ func (b *builder) scaleSet(r Runner, ref charts.Ref, controller pulumi.Resource)
 	}
 	values := pulumi.Map{
 		"githubConfigUrl":    pulumi.String(r.URL),
-		"githubConfigSecret": charts.SecretName(secretName),
+		"githubConfigSecret": pulumi.String(secretName),
 		"runnerScaleSetName": pulumi.String(r.Name),
 		"minRunners":         pulumi.Int(r.MinRunners),
 		"maxRunners":         pulumi.Int(r.MaxRunners),

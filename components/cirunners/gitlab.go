@@ -41,7 +41,7 @@ func (b *builder) gitlab(r Runner, ref charts.Ref) error {
 			"create": pulumi.Bool(true),
 		},
 		"runners": pulumi.Map{
-			"secret": charts.SecretName(secretName),
+			"secret": pulumi.String(secretName),
 			"config": pulumi.String(gitlabConfig(r, b.args.Namespace)),
 		},
 		"podSecurityContext": pulumi.Map{

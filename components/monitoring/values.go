@@ -2,8 +2,6 @@ package monitoring
 
 import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"github.com/plinth-dev/plinth/components/charts"
 )
 
 // Grafana dashboard sidecar discovery: ConfigMaps with this label, in any
@@ -61,7 +59,7 @@ func stackValues(s *settings) pulumi.Map {
 		"grafana": pulumi.Map{
 			// The admin credentials come from the Secret Plinth creates;
 			// the chart's built-in default password is never used.
-			"admin": pulumi.Map{"existingSecret": charts.SecretName(grafanaAdminSecret)},
+			"admin": pulumi.Map{"existingSecret": pulumi.String(grafanaAdminSecret)},
 			"sidecar": pulumi.Map{"dashboards": pulumi.Map{
 				"enabled":          pulumi.Bool(true),
 				"label":            pulumi.String(DashboardLabel),
