@@ -23,12 +23,15 @@ state is read first (in memory), so drift shows as updates.
 preview creates the stack when it is new and generates the passwords the
 environment needs (both only touch the stack's config); no resource changes.
 Passphrase, backend and stack config work as for plinth up. Policy packs
-given with --policy-pack are run, and their violations shown.
+given with --policy-pack are run, and their violations shown; --rules DIR
+gives Plinth's pack custom Rego rules to evaluate too, as plinth policy
+check --rules does offline.
 
 Exit status: 0 previewed, 1 failed (program error, mandatory policy
 violation), 2 usage error.`,
 		Example: `  plinth preview --stack local
   plinth preview --stack production --policy-pack ./bin/plinth-policy-pack
+  plinth preview --stack production --policy-pack ./bin/plinth-policy-pack --rules policies/rego/examples
   plinth preview --stack local --output json | jq .changes`,
 		Args: engineArgs(&opts.Stack),
 		RunE: func(cmd *cobra.Command, args []string) error {

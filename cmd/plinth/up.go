@@ -20,6 +20,8 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/spf13/cobra"
 
+	"github.com/plinth-dev/plinth/policies/analyzer"
+	"github.com/plinth-dev/plinth/policies/rego"
 	"github.com/plinth-dev/plinth/stacks/engine"
 )
 
@@ -39,6 +41,9 @@ type engineOptions struct {
 	InsecurePassphrase bool
 	// PolicyPacks is --policy-pack (up and preview).
 	PolicyPacks []string
+	// PolicyRules is --rules (up and preview): custom Rego rules for the
+	// policy packs.
+	PolicyRules string
 	// Yes is --yes (up and destroy): no confirmation.
 	Yes bool
 
@@ -60,6 +65,7 @@ func addEngineFlags(cmd *cobra.Command, opts *engineOptions, confirm, policy boo
 	}
 	if policy {
 		cmd.Flags().StringArrayVar(&opts.PolicyPacks, "policy-pack", nil, "run this policy pack (a directory or an executable); repeatable")
+		cmd.Flags().StringVar(&opts.PolicyRules, "rules", "", "directory of custom Rego rules (data.plinth.deny) the Plinth policy pack evaluates too (passed as $"+analyzer.EnvRules+"); needs --policy-pack")
 	}
 }
 
@@ -77,7 +83,17 @@ func engineArgs(stack *string) cobra.PositionalArgs {
 }
 
 // engine returns the engine options: progress goes to standard error.
+// Custom rules are compiled first, so that a broken rule fails before the
+// engine starts (the pack would refuse it too).
 func (o *engineOptions) engine() (engine.Options, error) {
+	if o.PolicyRules != "" {
+		if len(o.PolicyPacks) == 0 {
+			return engine.Options{}, usageError("--rules needs --policy-pack: the Plinth policy pack (go build -o bin/plinth-policy-pack ./cmd/plinth-policy-pack) evaluates the rules")
+		}
+		if _, err := rego.Load(o.PolicyRules); err != nil {
+			return engine.Options{}, &exitError{code: exitFailure, err: err}
+		}
+	}
 	root := o.Root
 	if root == "" {
 		var err error
@@ -94,6 +110,7 @@ func (o *engineOptions) engine() (engine.Options, error) {
 		Program:                 o.Program,
 		Progress:                o.IO.ErrOut,
 		PolicyPacks:             o.PolicyPacks,
+		PolicyRules:             o.PolicyRules,
 	}, nil
 }
 
@@ -272,6 +289,7 @@ Exit status: 0 deployed, 1 failed or interrupted, 2 usage error (missing
 		Example: `  export PLINTH_PASSPHRASE=...      # encrypts the stack's secrets
   plinth up --stack local
   plinth up --stack production --yes --policy-pack ./bin/plinth-policy-pack
+  plinth up --stack production --policy-pack ./bin/plinth-policy-pack --rules policies/rego/examples
   plinth up --stack local --insecure-passphrase --yes --output json`,
 		Args: engineArgs(&opts.Stack),
 		RunE: func(cmd *cobra.Command, args []string) error {

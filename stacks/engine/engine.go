@@ -36,6 +36,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -43,6 +44,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/plinth-dev/plinth/policies/analyzer"
 	"github.com/plinth-dev/plinth/stacks"
 )
 
@@ -76,6 +78,11 @@ type Options struct {
 	// PolicyPacks are policy packs (directories or executables) Preview and
 	// Up run; relative paths are taken from the working directory.
 	PolicyPacks []string
+	// PolicyRules is a directory of custom Rego rules for the policy packs
+	// (relative to the working directory): it is passed to them as
+	// $PLINTH_POLICY_RULES, which Plinth's pack (cmd/plinth-policy-pack)
+	// evaluates as `plinth policy check --rules` does.
+	PolicyRules string
 
 	// placeholderSecrets sets the secrets Plinth cannot generate (CI
 	// runner tokens) to PlaceholderSecret when missing, instead of
@@ -144,6 +151,17 @@ func (o Options) withDefaults() (Options, error) {
 		}
 	}
 	o.PolicyPacks = packs
+	if o.PolicyRules != "" {
+		if o.PolicyRules, err = filepath.Abs(o.PolicyRules); err != nil {
+			return o, err
+		}
+		env := maps.Clone(o.env)
+		if env == nil {
+			env = map[string]string{}
+		}
+		env[analyzer.EnvRules] = o.PolicyRules
+		o.env = env
+	}
 	return o, nil
 }
 
