@@ -57,6 +57,29 @@ func TestCustomRuleStopsAResource(t *testing.T) {
 	}
 }
 
+// The shipped examples: a bucket without plinth:purpose and a dev GPU pool
+// that can grow to 16 nodes are stopped in Analyze (scope resource), with
+// the rules' severity and the environment's name from the tags.
+func TestExampleRulesInAnalyze(t *testing.T) {
+	h := mustHarness(t, setup{rulesDir: filepath.Join("..", "rego", "examples")})
+	tags := map[string]any{"environment": "dev", NameTag: "ml-dev"}
+	bucket := res{typ: "aws:s3/bucketV2:BucketV2", name: "scratch", inputs: map[string]any{"bucket": "scratch", "tags": tags}}
+	d := expectOne(t, h.analyze(bucket), "custom.bucket-purpose", pulumirpc.EnforcementLevel_MANDATORY, bucket.urn())
+	if d.GetSeverity() != pulumirpc.PolicySeverity_POLICY_SEVERITY_MEDIUM || !strings.HasPrefix(d.GetMessage(), "bucket scratch has no plinth:purpose tag\nRemediation: ") {
+		t.Errorf("diagnostic: %v", d)
+	}
+	pool := res{typ: "aws:eks/nodeGroup:NodeGroup", name: "train", inputs: map[string]any{
+		"amiType": "AL2023_x86_64_NVIDIA", "scalingConfig": map[string]any{"minSize": 0, "maxSize": 16}, "tags": tags,
+	}}
+	d = expectOne(t, h.analyze(pool), "custom.dev-gpu-pool-size", pulumirpc.EnforcementLevel_MANDATORY, pool.urn())
+	if d.GetSeverity() != pulumirpc.PolicySeverity_POLICY_SEVERITY_HIGH || !strings.HasPrefix(d.GetMessage(), "GPU node group train can grow to 16 nodes in dev environment ml-dev; the dev limit is 4") {
+		t.Errorf("diagnostic: %v", d)
+	}
+	if ds := h.analyzeStack(bucket, pool); len(find(ds, "custom.bucket-purpose"))+len(find(ds, "custom.dev-gpu-pool-size")) > 0 {
+		t.Errorf("reported again at the end:%s", describe(ds))
+	}
+}
+
 // The rule gives the enforcement (image-digest: mandatory in prod only),
 // and follows the class as the built-in policies do: a later, stricter
 // resource makes the earlier finding mandatory, on the resource that does.
