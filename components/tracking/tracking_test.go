@@ -100,12 +100,14 @@ func run(t *testing.T, args *TrackingArgs) *result {
 			return err
 		}
 		for k, o := range map[string]pulumi.StringOutput{"url": tr.URL, "namespace": tr.Namespace, "serviceName": tr.ServiceName} {
-			o.ApplyT(func(s string) string {
+			// Exported, so that the run waits for the apply (an output not
+			// made by a resource is not tracked by the context otherwise).
+			ctx.Export(k, o.ApplyT(func(s string) string {
 				mu.Lock()
 				defer mu.Unlock()
 				outputs[k] = s
 				return s
-			})
+			}))
 		}
 		return nil
 	}, plan.Options{})
