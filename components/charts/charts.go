@@ -1,7 +1,7 @@
 // Package charts resolves the upstream Helm charts Plinth installs: the
 // pinned chart of versions.yaml, optionally pulled from one mirror instead
 // of its upstream repository (for air-gapped clusters), in the shape the
-// pulumi-kubernetes helm/v3 Release wants it. It is a plain package, not a
+// Kubernetes provider's helm.sh/v3 Release wants it. It is a plain package, not a
 // component.
 package charts
 
@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/plinth-dev/plinth/blueprints/versions"
@@ -102,11 +101,11 @@ const (
 	releaseMaxHistory = 10
 )
 
-// ReleaseArgs returns the helm/v3 Release arguments installing r as release
+// ReleaseArgs returns the helm.sh/v3 Release arguments installing r as release
 // name in namespace with values. The release name is fixed (no random
 // suffix), so object names are known in advance; the namespace must exist.
-func (r Ref) ReleaseArgs(name, namespace string, values pulumi.Map) *helmv3.ReleaseArgs {
-	args := &helmv3.ReleaseArgs{
+func (r Ref) ReleaseArgs(name, namespace string, values pulumi.Map) *ReleaseArgs {
+	args := &ReleaseArgs{
 		Name:            pulumi.String(name),
 		Namespace:       pulumi.String(namespace),
 		Chart:           pulumi.String(r.Chart),
@@ -118,7 +117,7 @@ func (r Ref) ReleaseArgs(name, namespace string, values pulumi.Map) *helmv3.Rele
 		MaxHistory:      pulumi.Int(releaseMaxHistory),
 	}
 	if r.Repository != "" {
-		args.RepositoryOpts = &helmv3.RepositoryOptsArgs{Repo: pulumi.String(r.Repository)}
+		args.RepositoryOpts = pulumi.StringMap{"repo": pulumi.String(r.Repository)}
 	}
 	return args
 }

@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/plinth-dev/plinth/blueprints/versions"
@@ -128,5 +127,5 @@ func helmRelease(ctx *pulumi.Context, ref Ref, extra ...pulumi.Map) (pulumi.Reso
 			values[k] = v
 		}
 	}
-	return helmv3.NewRelease(ctx, "r", ref.ReleaseArgs("rel", "ns", values))
+	return NewRelease(ctx, "r", ref.ReleaseArgs("rel", "ns", values))
 }

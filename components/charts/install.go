@@ -3,7 +3,6 @@ package charts
 import (
 	"fmt"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	helmv4 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v4"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -12,7 +11,7 @@ import (
 type Mode int
 
 const (
-	// ModeRelease installs the chart as a Helm release (helm/v3 Release):
+	// ModeRelease installs the chart as a Helm release (helm.sh/v3 Release):
 	// Helm owns the objects, `helm list` shows the release, and upgrades
 	// and rollbacks go through Helm. The default.
 	ModeRelease Mode = iota
@@ -36,13 +35,13 @@ func (m Mode) String() string {
 }
 
 // Install installs r as release name in namespace with values, the way
-// mode says: a helm/v3 Release (ModeRelease) or a helm/v4 Chart
+// mode says: a helm.sh/v3 Release (ModeRelease) or a helm/v4 Chart
 // (ModeTemplate). The logical name is the Pulumi resource name. Objects of
 // the chart's CRDs made elsewhere should DependsOn the returned resource.
 func Install(ctx *pulumi.Context, logical string, r Ref, name, namespace string, values pulumi.Map, mode Mode, opts ...pulumi.ResourceOption) (pulumi.Resource, error) {
 	switch mode {
 	case ModeRelease:
-		return helmv3.NewRelease(ctx, logical, r.ReleaseArgs(name, namespace, values), opts...)
+		return NewRelease(ctx, logical, r.ReleaseArgs(name, namespace, values), opts...)
 	case ModeTemplate:
 		return helmv4.NewChart(ctx, logical, r.ChartArgs(name, namespace, values), opts...)
 	}
