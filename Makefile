@@ -82,13 +82,16 @@ cluster: tools
 .PHONY: bench
 
 ## bench: what a plan, a policy check, an apply and a build cost, and how it grows (test/bench;
-## not part of make test). Writes test/bench/out/bench-results.{md,json}; ~25 min on 2 cores,
-## most of it the two cold builds. BENCH_RUNS=5, BENCH_PARTS=plan,policy,engine,build, BENCH_BUILD_RUNS=3
+## not part of make test). Writes test/bench/out/bench-results.{md,json}; see docs/performance.md.
+## BENCH_RUNS=5, BENCH_PARTS=plan,policy,engine,build, BENCH_BUILD_RUNS=3, BENCH_ENGINE_RUNS=3;
+## BENCH_BASELINE=COMMIT adds a before/after table against that commit (cold builds of both: slow)
 BENCH_RUNS ?= 5
 BENCH_PARTS ?= plan,policy,engine,build
 BENCH_BUILD_RUNS ?= 3
+BENCH_ENGINE_RUNS ?= 3
+BENCH_BASELINE ?=
 bench: tools
 	PLINTH_BENCH=1 BENCH_RUNS=$(BENCH_RUNS) BENCH_PARTS=$(BENCH_PARTS) BENCH_BUILD_RUNS=$(BENCH_BUILD_RUNS) \
-	  BENCH_OUT=$(CURDIR)/test/bench/out \
-	  $(GO) test ./test/bench -run '^TestReport$$' -count=1 -v -timeout 90m
+	  BENCH_ENGINE_RUNS=$(BENCH_ENGINE_RUNS) BENCH_BASELINE=$(BENCH_BASELINE) BENCH_OUT=$(CURDIR)/test/bench/out \
+	  $(GO) test ./test/bench -run '^TestReport$$' -count=1 -v -timeout 120m
 	@echo "results: test/bench/out/bench-results.md (publish in docs/performance.md)"

@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -235,5 +237,24 @@ func TestLauncher(t *testing.T) {
 	}
 	if _, err := (Command{Args: []string{sh, "-c", "echo boom; exit 3"}, Launcher: launcher}).Run(t.Context()); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("exit 3: got %v, want an error showing the output", err)
+	}
+}
+
+// TestProgramsSkipUnusedKubernetesGroups: neither binary imports the
+// Kubernetes SDK's yaml package (which the SDK's helm/v3 package imports):
+// it pulls in every API group of the SDK, 66 packages, and made most of a
+// cold build (see docs/performance.md).
+func TestProgramsSkipUnusedKubernetesGroups(t *testing.T) {
+	out, err := exec.Command(goBinary(), "list", "-deps", "../../cmd/environment", "../../cmd/plinth").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	for _, pkg := range []string{
+		"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/yaml",
+		"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3",
+	} {
+		if slices.Contains(strings.Fields(string(out)), pkg) {
+			t.Errorf("cmd/environment or cmd/plinth imports %s: every Kubernetes API group comes with it", pkg)
+		}
 	}
 }

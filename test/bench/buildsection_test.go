@@ -13,10 +13,14 @@ import (
 // that imports stacks (both binaries do) is compiled again, then linked.
 const editedFile = "stacks/program.go"
 
-// buildTarget is a binary whose build is measured.
+// buildTarget is a binary whose build is measured, in one source tree.
 type buildTarget struct {
 	name, pkg string
+	tree      string // the source tree: the work tree, or the baseline's
 	cache     string // its own build cache, empty before the cold build
+	cold      Proc
+	warm      []Proc
+	size      int64 // bytes of the binary
 }
 
 // buildSection measures `go build` of cmd/environment and cmd/plinth:
@@ -24,81 +28,103 @@ type buildTarget struct {
 // minutes) and warm (the same cache, after an edit to one source file,
 // made through -overlay so the work tree is not touched). The shared build
 // cache is never used nor cleared. The module cache is warm: downloads are
-// not measured.
-func buildSection(t *testing.T, s settings) *Section {
+// not measured. With a baseline tree, the same builds of the baseline run
+// alternately with the current ones; they are returned for the
+// before/after table.
+func buildSection(t *testing.T, s settings, baseline string) (*Section, []*buildTarget, []*buildTarget) {
 	ctx := context.Background()
-	targets := []*buildTarget{{name: "cmd/environment", pkg: "./cmd/environment"}, {name: "cmd/plinth", pkg: "./cmd/plinth"}}
+	var current, before []*buildTarget
+	for _, pkg := range []string{"cmd/environment", "cmd/plinth"} {
+		current = append(current, &buildTarget{name: pkg, pkg: "./" + pkg, tree: s.root})
+		if baseline != "" {
+			before = append(before, &buildTarget{name: pkg, pkg: "./" + pkg, tree: baseline})
+		}
+	}
+	var order []*buildTarget // current, baseline, current, baseline
+	for i := range current {
+		order = append(order, current[i])
+		if baseline != "" {
+			order = append(order, before[i])
+		}
+	}
 	sec := &Section{
 		ID:    "build",
 		Title: "5. Builds: `go build` of the Pulumi program and the CLI",
-		About: fmt.Sprintf("Cold: an empty `GOCACHE` of its own (1 run each: minutes). Warm: the same cache after one source file (%s) changed, %d runs, the two binaries alternating. "+
+		About: fmt.Sprintf("Cold: an empty `GOCACHE` of its own (1 run each: minutes). Warm: the same cache after one source file (%s) changed, %d runs, the binaries alternating. "+
 			"CPU = user+sys of `go build` and every compiler and linker it ran; peak RSS = the largest single process. Module downloads are not included (the module cache is warm).", editedFile, s.buildRuns),
 	}
-	cold := map[string]Proc{}
-	for _, tg := range targets {
+	for i, tg := range order {
 		dir, err := os.MkdirTemp("", "plinth-bench-gocache-")
 		if err != nil {
 			t.Fatal(err)
 		}
 		tg.cache = dir
 		t.Cleanup(func() { os.RemoveAll(dir) })
-		p, err := goBuild(ctx, s, tg, "")
-		if err != nil {
+		if tg.cold, err = goBuild(ctx, s, tg, "", i); err != nil {
 			t.Fatal(err)
 		}
-		cold[tg.name] = p
-		t.Logf("build: cold %s: %.0f s wall, %.0f CPU-s, %.0f MiB", tg.name, p.Wall, p.CPU(), p.MaxRSSMiB)
+		t.Logf("build: cold %s (%s): %.0f s wall, %.0f CPU-s, %.0f MiB", tg.name, tg.tree, tg.cold.Wall, tg.cold.CPU(), tg.cold.MaxRSSMiB)
 	}
-	warm := map[string][]Proc{}
-	for i := range s.buildRuns {
-		for _, tg := range targets {
-			overlay, err := editOverlay(s, fmt.Sprintf("%s-%d", filepath.Base(tg.pkg), i))
+	for run := range s.buildRuns {
+		for i, tg := range order {
+			overlay, err := editOverlay(s, tg.tree, fmt.Sprintf("%d-%d", i, run))
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := goBuild(ctx, s, tg, overlay)
+			p, err := goBuild(ctx, s, tg, overlay, i)
 			if err != nil {
 				t.Fatal(err)
 			}
-			warm[tg.name] = append(warm[tg.name], p)
+			tg.warm = append(tg.warm, p)
 		}
 	}
-	for _, tg := range targets {
-		c := cold[tg.name]
-		sec.Add(tg.name+", cold",
-			Figure("wall", "s", []float64{c.Wall}),
-			Figure("CPU", "s", []float64{c.CPU()}),
-			Figure("peak RSS", "MiB", []float64{c.MaxRSSMiB}),
-		)
-		var wall, cpu, rss []float64
-		for _, p := range warm[tg.name] {
-			wall, cpu, rss = append(wall, p.Wall), append(cpu, p.CPU()), append(rss, p.MaxRSSMiB)
-		}
-		sec.Add(tg.name+", warm (one file edited)",
-			Figure("wall", "s", wall),
-			Figure("CPU", "s", cpu),
-			Figure("peak RSS", "MiB", rss),
-		)
+	for _, tg := range current {
+		sec.Add(tg.name+", cold", buildCells(tg, true)...)
+		sec.Add(tg.name+", warm (one file edited)", buildCells(tg, false)...)
 	}
-	return sec
+	return sec, current, before
 }
 
-// goBuild runs go build of the target into the scratch directory with its
-// own build cache, and an -overlay when given.
-func goBuild(ctx context.Context, s settings, tg *buildTarget, overlay string) (Proc, error) {
+// buildCells are a target's figures, cold or warm.
+func buildCells(tg *buildTarget, cold bool) []Cell {
+	ps := tg.warm
+	if cold {
+		ps = []Proc{tg.cold}
+	}
+	var wall, cpu, rss []float64
+	for _, p := range ps {
+		wall, cpu, rss = append(wall, p.Wall), append(cpu, p.CPU()), append(rss, p.MaxRSSMiB)
+	}
+	cells := []Cell{Figure("wall", "s", wall), Figure("CPU", "s", cpu), Figure("peak RSS", "MiB", rss)}
+	if cold {
+		cells = append(cells, Figure("binary", "MiB", []float64{float64(tg.size) / (1 << 20)}))
+	}
+	return cells
+}
+
+// goBuild runs go build of the target in its tree with its own build
+// cache, and an -overlay when given.
+func goBuild(ctx context.Context, s settings, tg *buildTarget, overlay string, i int) (Proc, error) {
 	args := []string{goBinary(), "build"}
 	if overlay != "" {
 		args = append(args, "-overlay", overlay)
 	}
-	args = append(args, "-o", filepath.Join(s.tmp, "build-"+filepath.Base(tg.pkg)), tg.pkg)
-	return Command{Dir: s.root, Env: []string{"GOCACHE=" + tg.cache}, Args: args, Launcher: s.launcher}.Run(ctx)
+	out := filepath.Join(s.tmp, fmt.Sprintf("build-%d-%s", i, filepath.Base(tg.pkg)))
+	args = append(args, "-o", out, tg.pkg)
+	p, err := Command{Dir: tg.tree, Env: []string{"GOCACHE=" + tg.cache, "GOFLAGS=-buildvcs=false"}, Args: args, Launcher: s.launcher}.Run(ctx)
+	if err == nil {
+		if info, serr := os.Stat(out); serr == nil {
+			tg.size = info.Size()
+		}
+	}
+	return p, err
 }
 
-// editOverlay writes an -overlay file replacing editedFile with itself plus
-// a comment naming nonce: new content, so its package and dependents
-// compile again.
-func editOverlay(s settings, nonce string) (string, error) {
-	src := filepath.Join(s.root, editedFile)
+// editOverlay writes an -overlay file replacing editedFile of tree with
+// itself plus a comment naming nonce: new content, so its package and
+// dependents compile again.
+func editOverlay(s settings, tree, nonce string) (string, error) {
+	src := filepath.Join(tree, editedFile)
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return "", fmt.Errorf("overlay: %w", err)

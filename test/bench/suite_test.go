@@ -22,6 +22,8 @@ import (
 //	BENCH_RUNS=5          counted runs of each timed figure (after one warm-up)
 //	BENCH_PARTS=plan,policy,engine,build   which tables to measure
 //	BENCH_BUILD_RUNS=3    warm builds per binary (a cold build is run once)
+//	BENCH_ENGINE_RUNS=3   runs of the engine tables (each starts two control planes)
+//	BENCH_BASELINE=COMMIT also measure that commit (git archive) and compare: table 6
 //	BENCH_OUT=DIR         where the results go
 func TestReport(t *testing.T) {
 	if os.Getenv("PLINTH_BENCH") != "1" {
@@ -61,8 +63,19 @@ func TestReport(t *testing.T) {
 	if s.parts["engine"] {
 		r.Sections = append(r.Sections, engineSections(t, s)...)
 	}
+	// BENCH_BASELINE=COMMIT adds table 6: this tree against that commit.
+	var baseline, baselineID string
+	if commit := os.Getenv("BENCH_BASELINE"); commit != "" {
+		baseline, baselineID = baselineTree(t, s, commit)
+	}
+	var now, before []*buildTarget
 	if s.parts["build"] {
-		r.Sections = append(r.Sections, buildSection(t, s))
+		var sec *Section
+		sec, now, before = buildSection(t, s, baseline)
+		r.Sections = append(r.Sections, sec)
+	}
+	if baseline != "" {
+		r.Sections = append(r.Sections, beforeAfterSection(t, s, baseline, baselineID, cases, now, before))
 	}
 	r.Duration = time.Since(start).Seconds()
 	if err := r.Write(out); err != nil {
