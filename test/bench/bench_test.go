@@ -161,7 +161,7 @@ func TestCellString(t *testing.T) {
 // TestReportWrite: the Markdown table has a column per cell name (in the
 // order first seen, gaps left empty) and the JSON reads back.
 func TestReportWrite(t *testing.T) {
-	r := &Report{Date: "2026-11-27T10:00:00Z", Commit: "abc1234", Runs: 3, Duration: 75,
+	r := &Report{Date: "2026-11-27T10:00:00Z", Commit: "abc1234", Runs: 3, Duration: 75, Complete: true,
 		Machine: Machine{CPU: "Test CPU", Cores: 2, MemoryGiB: 24, OS: "linux/amd64", Go: "go1.26.8"}}
 	s := &Section{ID: "plan", Title: "Plan", About: "What a plan costs.", Notes: []string{"grows linearly"}}
 	s.Add("small", Int("resources", 50), Figure("wall", "s", []float64{1, 2, 3}))

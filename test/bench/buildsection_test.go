@@ -40,42 +40,49 @@ func buildSection(t *testing.T, s settings, baseline string) (*Section, []*build
 			before = append(before, &buildTarget{name: pkg, pkg: "./" + pkg, tree: baseline})
 		}
 	}
-	var order []*buildTarget // current, baseline, current, baseline
-	for i := range current {
-		order = append(order, current[i])
-		if baseline != "" {
-			order = append(order, before[i])
-		}
-	}
 	sec := &Section{
 		ID:    "build",
 		Title: "5. Builds: `go build` of the Pulumi program and the CLI",
-		About: fmt.Sprintf("Cold: an empty `GOCACHE` of its own (1 run each: minutes). Warm: the same cache after one source file (%s) changed, %d runs, the binaries alternating. "+
+		About: fmt.Sprintf("Cold: an empty `GOCACHE` of its own (1 run each: minutes). Warm: the same cache after one source file (%s) changed, %d runs, alternating with the baseline's when there is one. "+
 			"CPU = user+sys of `go build` and every compiler and linker it ran; peak RSS = the largest single process. Module downloads are not included (the module cache is warm).", editedFile, s.buildRuns),
 	}
-	for i, tg := range order {
-		dir, err := os.MkdirTemp("", "plinth-bench-gocache-")
-		if err != nil {
-			t.Fatal(err)
+	// One binary at a time (with its baseline twin), each with a build
+	// cache of its own, removed before the next: four cold caches at once
+	// filled the disk.
+	for i := range current {
+		group := []*buildTarget{current[i]}
+		if baseline != "" {
+			group = append(group, before[i])
 		}
-		tg.cache = dir
-		t.Cleanup(func() { os.RemoveAll(dir) })
-		if tg.cold, err = goBuild(ctx, s, tg, "", i); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("build: cold %s (%s): %.0f s wall, %.0f CPU-s, %.0f MiB", tg.name, tg.tree, tg.cold.Wall, tg.cold.CPU(), tg.cold.MaxRSSMiB)
-	}
-	for run := range s.buildRuns {
-		for i, tg := range order {
-			overlay, err := editOverlay(s, tg.tree, fmt.Sprintf("%d-%d", i, run))
+		for j, tg := range group {
+			dir, err := os.MkdirTemp("", "plinth-bench-gocache-")
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := goBuild(ctx, s, tg, overlay, i)
-			if err != nil {
+			tg.cache = dir
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			if tg.cold, err = goBuild(ctx, s, tg, "", 2*i+j); err != nil {
 				t.Fatal(err)
 			}
-			tg.warm = append(tg.warm, p)
+			t.Logf("build: cold %s (%s): %.0f s wall, %.0f CPU-s, %.0f MiB", tg.name, tg.tree, tg.cold.Wall, tg.cold.CPU(), tg.cold.MaxRSSMiB)
+		}
+		for run := range s.buildRuns {
+			for j, tg := range group {
+				overlay, err := editOverlay(s, tg.tree, fmt.Sprintf("%d-%d-%d", i, j, run))
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := goBuild(ctx, s, tg, overlay, 2*i+j)
+				if err != nil {
+					t.Fatal(err)
+				}
+				tg.warm = append(tg.warm, p)
+			}
+		}
+		for _, tg := range group {
+			if err := os.RemoveAll(tg.cache); err != nil {
+				t.Logf("build: remove %s: %v", tg.cache, err)
+			}
 		}
 	}
 	for _, tg := range current {

@@ -22,6 +22,8 @@ type Report struct {
 	Runs int `json:"runs"`
 	// Duration is how long the whole run took, in seconds.
 	Duration float64 `json:"durationSeconds"`
+	// Complete is false when a part failed: the tables before it are kept.
+	Complete bool `json:"complete"`
 	// Sections are the tables, in order.
 	Sections []*Section `json:"sections"`
 }
@@ -181,6 +183,9 @@ func (r *Report) Markdown(w io.Writer) error {
 	fmt.Fprintf(&b, "Measured %s at commit `%s` on %s, %d cores, %.0f GiB, %s, %s", r.Date, r.Commit, m.CPU, m.Cores, m.MemoryGiB, m.OS, m.Go)
 	if m.Load != "" {
 		fmt.Fprintf(&b, " (load average %s at the start)", m.Load)
+	}
+	if !r.Complete {
+		b.WriteString(". INCOMPLETE: a part failed (see the test log); the tables measured before it follow")
 	}
 	fmt.Fprintf(&b, ". Each figure is the median (min–max) of %d runs unless the column says otherwise; ratios are taken pair by pair from runs made side by side. The whole run took %s.\n", r.Runs, duration(r.Duration))
 	for _, s := range r.Sections {

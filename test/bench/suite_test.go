@@ -49,6 +49,7 @@ func TestReport(t *testing.T) {
 		Runs:    s.runs,
 	}
 	t.Logf("bench: %d runs each; parts %v; machine %+v", s.runs, s.parts, r.Machine)
+	defer writeReport(t, r, out, start)
 	blueprintDir := filepath.Join(s.tmp, "blueprints")
 	if err := os.MkdirAll(blueprintDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -77,12 +78,20 @@ func TestReport(t *testing.T) {
 	if baseline != "" {
 		r.Sections = append(r.Sections, beforeAfterSection(t, s, baseline, baselineID, cases, now, before))
 	}
+}
+
+// writeReport writes the report, also when a part failed (t.Fatal runs
+// the deferred call): the tables measured so far are kept, and the report
+// says it is incomplete.
+func writeReport(t *testing.T, r *Report, out string, start time.Time) {
 	r.Duration = time.Since(start).Seconds()
+	r.Complete = !t.Failed()
 	if err := r.Write(out); err != nil {
-		t.Fatal(err)
+		t.Error(err)
+		return
 	}
 	abs, _ := filepath.Abs(out)
-	t.Logf("bench: wrote %s/bench-results.{md,json} in %s", abs, time.Since(start).Round(time.Second))
+	t.Logf("bench: wrote %s/bench-results.{md,json} in %s (complete: %v)", abs, time.Since(start).Round(time.Second), r.Complete)
 }
 
 // settings are what TestReport was asked to do.
