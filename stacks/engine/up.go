@@ -27,13 +27,8 @@ func Up(ctx context.Context, opts Options) (*Result, error) {
 		// the ones before it were changed; a preview with the packs first
 		// refuses a violating stack before anything changes.
 		s.out.printf("up: stack %s: checking policy packs in a preview first\n", s.opts.Stack)
-		pt := newTracker(s.progress(), true, false)
-		pch := make(chan events.EngineEvent)
-		pt.consume(pch)
-		_, err := s.stack.Preview(ctx, previewOptions(s.opts, pch)...)
-		pt.finish()
-		if err != nil {
-			return nil, s.failed(ctx, "up (policy preview; nothing was changed)", pt, err)
+		if _, _, err := s.preview(ctx, "up (policy preview; nothing was changed)"); err != nil {
+			return nil, err
 		}
 	}
 	s.out.printf("up: stack %s, backend %s\n", s.opts.Stack, s.opts.Backend)
