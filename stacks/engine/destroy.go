@@ -27,14 +27,7 @@ func Destroy(ctx context.Context, opts Options) (*Result, error) {
 		return nil, s.failed(ctx, "destroy", t, err)
 	}
 	r := &Result{Drifted: t.drifted}
-	switch {
-	case res.Summary.ResourceChanges != nil:
-		r.Changes = changes(*res.Summary.ResourceChanges)
-	case t.summary != nil:
-		r.Changes = changes(t.summary.ResourceChanges)
-	default:
-		r.Changes = changes(map[string]int(nil))
-	}
+	r.Changes = t.changes(res.Summary.ResourceChanges)
 	r.Duration = time.Since(start)
 	s.out.printf("%s", summaryLine("destroy", s.opts.Stack, r, false))
 	return r, nil

@@ -283,6 +283,19 @@ func changes[K ~string](m map[K]int) map[string]int {
 	return out
 }
 
+// changes is the change summary of a finished update: the one the
+// Automation API returned (recorded), else the engine's summary event,
+// else all zeros.
+func (t *tracker) changes(recorded *map[string]int) map[string]int {
+	switch {
+	case recorded != nil:
+		return changes(*recorded)
+	case t.summary != nil:
+		return changes(t.summary.ResourceChanges)
+	}
+	return changes(map[string]int(nil))
+}
+
 // summaryLine is the last progress line of an operation.
 func summaryLine(op, stack string, r *Result, preview bool) string {
 	var parts []string

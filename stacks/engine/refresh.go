@@ -27,14 +27,7 @@ func Refresh(ctx context.Context, opts Options) (*Result, error) {
 		return nil, s.failed(ctx, "refresh", t, err)
 	}
 	r := &Result{Drifted: t.drifted}
-	switch {
-	case res.Summary.ResourceChanges != nil:
-		r.Changes = changes(*res.Summary.ResourceChanges)
-	case t.summary != nil:
-		r.Changes = changes(t.summary.ResourceChanges)
-	default:
-		r.Changes = changes(map[string]int(nil))
-	}
+	r.Changes = t.changes(res.Summary.ResourceChanges)
 	outs, err := s.stack.Outputs(ctx)
 	if err != nil {
 		return nil, interrupted(ctx, "refresh", s.opts.Stack, fmt.Errorf("stack %s: read outputs: %s", s.opts.Stack, cliMessage(err)))

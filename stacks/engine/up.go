@@ -41,14 +41,7 @@ func Up(ctx context.Context, opts Options) (*Result, error) {
 		return nil, s.failed(ctx, "up", t, err)
 	}
 	r := &Result{Outputs: maskOutputs(res.Outputs), Drifted: t.drifted}
-	switch {
-	case res.Summary.ResourceChanges != nil:
-		r.Changes = changes(*res.Summary.ResourceChanges)
-	case t.summary != nil:
-		r.Changes = changes(t.summary.ResourceChanges)
-	default:
-		r.Changes = changes(map[string]int(nil))
-	}
+	r.Changes = t.changes(res.Summary.ResourceChanges)
 	r.Duration = time.Since(start)
 	s.out.printf("%s", summaryLine("up", s.opts.Stack, r, false))
 	return r, nil
